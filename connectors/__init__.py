@@ -1,0 +1,1 @@
+"""Feed connectors: fetch, parse and canonicalise feeds, produce articles to Kafka."""

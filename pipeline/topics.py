@@ -1,0 +1,40 @@
+"""Create Vigie's Kafka topics if they are missing, so every path sees the same topics."""
+
+from __future__ import annotations
+
+import contextlib
+
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from vigie.settings import Settings
+
+
+def ensure_topics(settings: Settings, replication_factor: int = 1) -> list[str]:
+    """Create missing topics; return the names it created."""
+    wanted = [settings.topic_raw, settings.topic_enriched, settings.topic_dlq]
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_servers.split(","), request_timeout_ms=10000
+    )
+    try:
+        existing = set(admin.list_topics())
+        missing = [name for name in wanted if name not in existing]
+        if missing:
+            # Another process may win the race to create them: fine.
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics(
+                    [
+                        NewTopic(
+                            name,
+                            num_partitions=settings.topic_partitions,
+                            replication_factor=replication_factor,
+                        )
+                        for name in missing
+                    ]
+                )
+        return missing
+    except KafkaError as exc:
+        raise RuntimeError(f"kafka: cannot create topics {wanted}: {exc}") from exc
+    finally:
+        admin.close()

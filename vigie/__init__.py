@@ -1,0 +1,1 @@
+"""Vigie core: the article schema, settings, logging, local services and the CLI."""

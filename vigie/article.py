@@ -1,0 +1,87 @@
+"""The article schema, defined once: connectors fill the first block, `enrich` the rest.
+
+The same field names are the wire format on Kafka (JSON), the search index
+mapping and what `vigie enrich` prints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Source(_Record):
+    feed_id: str = Field(min_length=1)
+    name: str | None = None
+    language_hint: str | None = None
+
+
+class LanguageShare(_Record):
+    lang: str
+    share: float = Field(ge=0.0, le=1.0)
+    confidence: float = Field(ge=0.0, le=1.0)
+
+
+class Entity(_Record):
+    type: Literal["PER", "ORG", "LOC", "MISC"]
+    id: str | None
+    name: str
+    text: str
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    source: Literal["gazetteer", "ner"]
+
+
+class Tag(_Record):
+    id: str
+    label: str
+    kind: Literal["country", "person", "org", "theme"]
+
+
+class Article(_Record):
+    # Filled by connectors.
+    id: str = Field(min_length=1)
+    url: str = Field(min_length=1)
+    canonical_url: str = Field(min_length=1)
+    source: Source
+    title: str
+    summary: str = ""
+    body: str = ""
+    authors: tuple[str, ...] = ()
+    published_at: datetime | None = None
+    updated_at: datetime | None = None
+    fetched_at: datetime
+    # True when the feed gave no usable publication date; published_at is then None
+    # rather than an invented time.
+    date_missing: bool = False
+
+    # Filled by `enrich`.
+    language: str | None = None
+    languages: tuple[LanguageShare, ...] = ()
+    language_declared: str | None = None
+    language_mismatch: bool = False
+    entities: tuple[Entity, ...] = ()
+    tags: tuple[Tag, ...] = ()
+    content_hash: str | None = None
+    duplicate_of: str | None = None
+
+    @field_validator("published_at", "updated_at", "fetched_at")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("timestamps must carry a time zone")
+        return value.astimezone(UTC)
+
+
+def article_id(canonical_url: str) -> str:
+    """Stable id of an article: the first 64 bits of SHA-256 of its canonical URL."""
+    return hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()[:16]

@@ -1,0 +1,177 @@
+"""The `vigie` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Annotated
+
+import typer
+
+from vigie import logs
+from vigie.settings import Settings, load_settings
+
+app = typer.Typer(
+    help="Vigie: streaming news monitor (feeds -> Kafka -> enrichment -> search index).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+services_app = typer.Typer(help="Local Kafka and search engine (no Docker needed).")
+app.add_typer(services_app, name="services")
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    logs.configure(settings.log_level)
+    return settings
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    return typer.Exit(code=1)
+
+
+@services_app.command("up")
+def services_up() -> None:
+    """Fetch (first time), start and wait for Kafka and the search engine."""
+    from vigie import services
+
+    settings = _settings()
+    for service in services.local_services(settings):
+        try:
+            typer.echo(services.start(service))
+        except services.ServiceError as exc:
+            raise _fail(str(exc)) from exc
+
+
+@services_app.command("down")
+def services_down() -> None:
+    """Stop the local services started by `vigie services up`."""
+    from vigie import services
+
+    for service in services.local_services(_settings()):
+        typer.echo(services.stop(service))
+
+
+@services_app.command("status")
+def services_status() -> None:
+    """Say whether each local service answers."""
+    from vigie import services
+
+    for service in services.local_services(_settings()):
+        typer.echo(services.status(service))
+
+
+@app.command()
+def ingest(
+    location: Annotated[str, typer.Argument(help="Feed URL or local file (RSS, Atom, RDF).")],
+    feed_id: Annotated[str | None, typer.Option(help="Feed id (default: the location).")] = None,
+    name: Annotated[str | None, typer.Option(help="Display name of the source.")] = None,
+    language: Annotated[str | None, typer.Option(help="Language the source declares.")] = None,
+) -> None:
+    """Read one feed once and produce its entries to news.raw."""
+    from connectors.feed import FeedError, FeedSource, parse_feed, read_feed
+    from connectors.produce import DeliveryError, make_producer, produce
+    from pipeline.topics import ensure_topics
+
+    settings = _settings()
+    log = logs.get("vigie.ingest")
+    source = FeedSource(
+        feed_id=feed_id or location, location=location, name=name, language_hint=language
+    )
+    try:
+        parsed = parse_feed(read_feed(location), source)
+    except FeedError as exc:
+        log.error("feed_unreadable", feed=source.feed_id, reason=str(exc))
+        raise _fail(f"cannot read feed: {exc}") from exc
+    for warning in parsed.warnings:
+        log.warning("feed_warning", feed=source.feed_id, reason=warning)
+    ensure_topics(settings)
+    producer = make_producer(settings.kafka_bootstrap_servers)
+    try:
+        sent = produce(producer, settings.topic_raw, parsed.articles)
+    except DeliveryError as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        producer.close()
+    for article in parsed.articles:
+        typer.echo(f"{article.id}  {article.title}")
+    typer.echo(f"{sent} articles produced to {settings.topic_raw}")
+
+
+@app.command()
+def worker(
+    exit_after: Annotated[
+        int | None,
+        typer.Option(help="Stop cleanly after indexing this many articles (replays, demos)."),
+    ] = None,
+) -> None:
+    """Run the stream worker (agents enrich and index) until SIGTERM or Ctrl+C."""
+    from faust.worker import Worker
+
+    from pipeline.app import create_app
+    from pipeline.enrich import Enricher
+    from pipeline.search.engine import connect
+    from pipeline.topics import ensure_topics
+
+    settings = _settings()
+    ensure_topics(settings)
+    engine = connect(settings)
+    faust_app = create_app(
+        settings, enricher=Enricher.from_settings(settings), engine=engine, exit_after=exit_after
+    )
+    try:
+        Worker(
+            faust_app,
+            loglevel=settings.log_level,
+            logging_config=logs.logging_config(settings.log_level),
+            quiet=True,
+            redirect_stdouts=False,
+        ).execute_from_commandline()
+    finally:
+        engine.close()
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="Words to find (every one must match).")],
+    size: Annotated[int, typer.Option(help="How many hits.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print hits as JSON lines.")] = False,
+    wait: Annotated[
+        float, typer.Option(help="Seconds to keep asking until there is a hit (0: ask once).")
+    ] = 0.0,
+) -> None:
+    """Search indexed articles; print title, language, date and link."""
+    from pipeline.search.engine import SearchEngineError, connect, text_query
+
+    settings = _settings()
+    engine = connect(settings)
+    deadline = time.monotonic() + wait
+    try:
+        while True:
+            try:
+                hits = engine.search(settings.index_articles, text_query(query, size))
+            except SearchEngineError as exc:
+                if "index_not_found" not in str(exc) or time.monotonic() >= deadline:
+                    raise _fail(f"search failed: {exc}") from exc
+                hits = []
+            if hits or time.monotonic() >= deadline:
+                break
+            time.sleep(1.0)
+    finally:
+        engine.close()
+    for hit in hits:
+        doc = hit.source
+        if as_json:
+            typer.echo(json.dumps({"id": hit.id, "score": hit.score, **doc}, ensure_ascii=False))
+        else:
+            date = (doc.get("published_at") or "date unknown")[:10]
+            typer.echo(f"{doc.get('title')}\n  [{doc.get('language')}] {date}  {doc.get('url')}")
+    if not hits:
+        typer.echo(f"no article matches {query!r}", err=True)
+        sys.exit(1)
+
+
+def main() -> None:
+    app()

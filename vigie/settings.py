@@ -1,0 +1,84 @@
+"""The one settings object: defaults, then a YAML file, then the environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIG_FILE = REPO_ROOT / "config" / "vigie.yaml"
+
+
+class Settings(BaseSettings):
+    """Everything a Vigie process needs to know about where things are.
+
+    Environment names are `VIGIE_<FIELD>` except the two every Kafka and
+    Elasticsearch user already knows, which keep their usual names.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="VIGIE_", frozen=True, extra="forbid")
+
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers"),
+    )
+    elasticsearch_url: str = Field(
+        default="http://127.0.0.1:9200",
+        validation_alias=AliasChoices("ELASTICSEARCH_URL", "elasticsearch_url"),
+    )
+    # Which client talks to the engine at elasticsearch_url. The local services run
+    # OpenSearch (see README); docker-compose runs Elasticsearch.
+    search_engine: Literal["opensearch", "elasticsearch"] = "opensearch"
+
+    topic_raw: str = "news.raw"
+    topic_enriched: str = "news.enriched"
+    topic_dlq: str = "news.dlq"
+    topic_partitions: int = Field(default=4, ge=1)
+    index_articles: str = "news-articles"
+
+    app_id: str = "vigie"
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=6066, ge=0, le=65535)
+    log_level: str = "INFO"
+    config_dir: Path = REPO_ROOT / "config"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        yaml_file = Path(os.environ.get("VIGIE_CONFIG", DEFAULT_CONFIG_FILE))
+        return (
+            init_settings,
+            env_settings,
+            YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file),
+        )
+
+
+def environment_names() -> set[str]:
+    """Every environment variable the settings read (VIGIE_CONFIG included)."""
+    names = {"VIGIE_CONFIG"}
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            names.update(str(choice) for choice in alias.choices if str(choice).isupper())
+        else:
+            names.add(f"VIGIE_{name.upper()}")
+    return names
+
+
+def load_settings() -> Settings:
+    return Settings()
