@@ -100,8 +100,10 @@ def parse_feed(document: FeedDocument, source: FeedSource) -> ParsedFeed:
             warnings.append(f"{source.feed_id}: entry {position} has no link nor URL id; skipped")
             continue
         url = canonical_url(str(link), base=feed_link)
-        published = _utc(entry.get("published_parsed"))
-        updated = _utc(entry.get("updated_parsed"))
+        # dict.get: feedparser's own get() maps a missing updated_parsed to
+        # published_parsed, with a deprecation warning.
+        published = _utc(dict.get(entry, "published_parsed"))
+        updated = _utc(dict.get(entry, "updated_parsed"))
         articles.append(
             Article(
                 id=article_id(url),

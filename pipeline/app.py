@@ -162,7 +162,9 @@ def create_app(
 
     @app.page("/metrics")
     async def metrics(self: View, request: Request) -> Response:
-        return self.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+        # aiohttp refuses a charset inside content_type; Prometheus' type carries one.
+        content_type = CONTENT_TYPE_LATEST.split("; charset")[0]
+        return self.bytes(generate_latest(), content_type=content_type)
 
     return app
 

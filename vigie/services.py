@@ -251,8 +251,17 @@ def local_services(settings: Settings) -> list[Service]:
 def _running_pid(service: Service) -> int | None:
     try:
         pid = int(service.pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    try:
+        # Reap it if it is our own exited child: a zombie still answers kill(pid, 0).
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return None
+    except ChildProcessError:
+        pass
+    try:
         os.kill(pid, 0)
-    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+    except (ProcessLookupError, PermissionError):
         return None
     return pid
 
@@ -270,27 +279,24 @@ def start(service: Service) -> str:
     if service.answers() is None:
         return f"{service.name}: already up"
     pid = _running_pid(service)
-    process: subprocess.Popen[bytes] | None = None
     if pid is None:
         service.home.mkdir(parents=True, exist_ok=True)
         service.fetch()
         service.prepare()
         with service.log_file.open("ab") as log:
-            process = subprocess.Popen(
+            pid = subprocess.Popen(
                 service.command(),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 cwd=service.home,
                 start_new_session=True,  # outlives the CLI; `vigie services down` stops it
-            )
-        service.pid_file.write_text(str(process.pid))
-        pid = process.pid
+            ).pid
+        service.pid_file.write_text(str(pid))
     deadline = time.monotonic() + service.start_timeout
     why = service.answers()
     while why is not None:
-        exited = process.poll() is not None if process else _running_pid(service) is None
-        if exited:
+        if _running_pid(service) is None:
             raise ServiceError(
                 f"{service.name}: process {pid} exited before answering.\n"
                 f"Last lines of {service.log_file}:\n{_log_tail(service)}"

@@ -1,0 +1,183 @@
+"""Integration tests run against the real Kafka and search engine that
+`vigie services up` starts (the README's test command does). A missing service
+fails every test here with the reason; nothing is skipped."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from kafka import KafkaConsumer, KafkaProducer
+
+from pipeline.search.engine import SearchEngine, connect
+from vigie import services
+from vigie.settings import Settings
+
+VIGIE = str(Path(sys.executable).parent / "vigie")
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def real_services() -> None:
+    problems = [
+        f"{service.name}: {why}"
+        for service in services.local_services(Settings())
+        if (why := service.answers()) is not None
+    ]
+    if problems:
+        pytest.fail(
+            "integration tests need the real services; start them with `vigie services up` "
+            "(the README's test command does):\n  " + "\n  ".join(problems),
+            pytrace=False,
+        )
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60.0) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value is not None:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.5)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Stack:
+    """Per-test topic, index and consumer-group names on the shared real services."""
+
+    settings: Settings
+    env: dict[str, str]
+    logs: Path
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, logs: Path) -> Stack:
+        tag = uuid.uuid4().hex[:10]
+        env = {
+            "VIGIE_TOPIC_RAW": f"test.{tag}.raw",
+            "VIGIE_TOPIC_ENRICHED": f"test.{tag}.enriched",
+            "VIGIE_TOPIC_DLQ": f"test.{tag}.dlq",
+            "VIGIE_INDEX_ARTICLES": f"test-{tag}-articles",
+            "VIGIE_APP_ID": f"vigie-test-{tag}",
+            "VIGIE_WEB_PORT": str(_free_port()),
+            "VIGIE_TOPIC_PARTITIONS": "2",
+        }
+        overrides = {k.removeprefix("VIGIE_").lower(): v for k, v in env.items()}
+        return cls(settings=Settings(**overrides), env=env, logs=logs)
+
+    def run(self, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [VIGIE, *args],
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def start_worker(self, *args: str) -> subprocess.Popen[bytes]:
+        log = (self.logs / f"worker-{len(self.workers)}.log").open("wb")
+        process = subprocess.Popen(
+            [VIGIE, "worker", *args],
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.workers.append(process)
+        return process
+
+    def worker_log(self, n: int = 0) -> str:
+        return (self.logs / f"worker-{n}.log").read_text(errors="replace")
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.settings.web_port}{path}"
+
+    def produce(self, topic: str, values: list[bytes]) -> None:
+        producer = KafkaProducer(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers, acks="all"
+        )
+        for value in values:
+            producer.send(topic, key=b"test", value=value)
+        producer.flush()
+        producer.close()
+
+    def consume(self, topic: str, count: int, timeout: float = 60.0) -> list[dict[str, Any]]:
+        consumer = KafkaConsumer(
+            topic,
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            auto_offset_reset="earliest",
+            consumer_timeout_ms=1000,
+        )
+        found: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while len(found) < count and time.monotonic() < deadline:
+            found.extend(json.loads(message.value) for message in consumer)
+        consumer.close()
+        return found
+
+    def stop_workers(self) -> None:
+        for process in self.workers:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.workers:
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    s = Stack.create(tmp_path)
+    yield s
+    s.stop_workers()
+
+
+@pytest.fixture(scope="module")
+def shared_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    s = Stack.create(tmp_path_factory.mktemp("stack"))
+    yield s
+    s.stop_workers()
+
+
+@pytest.fixture
+def engine(shared_stack: Stack) -> Iterator[SearchEngine]:
+    e = connect(shared_stack.settings)
+    yield e
+    e.close()
+
+
+def indexed(engine: SearchEngine, index: str, query: dict[str, Any]) -> list[Any]:
+    try:
+        engine.refresh(index)
+        return engine.search(index, {"query": query, "size": 100})
+    except Exception:  # the index appears with the first article
+        return []
+
+
+def worker_health(stack: Stack) -> dict[str, Any] | None:
+    try:
+        response = httpx.get(stack.url("/health"), timeout=2.0)
+    except httpx.HTTPError:
+        return None
+    return dict(response.json()) if response.status_code == 200 else None

@@ -1,0 +1,166 @@
+"""One article end to end: feed file -> real Kafka -> real Faust agents -> real search engine."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+from pipeline.search.engine import SearchEngine, connect
+from tests.conftest import SAMPLE_FEED
+from tests.integration.conftest import Stack, indexed, wait_for, worker_health
+from vigie.article import Article, Source, article_id
+
+SEED_URL = "https://news.example/monde/trump-coree-du-nord-relations"
+SEED_ID = article_id(SEED_URL)
+
+
+def _article(url: str, title: str, body: str) -> bytes:
+    return (
+        Article(
+            id=article_id(url),
+            url=url,
+            canonical_url=url,
+            source=Source(feed_id="test"),
+            title=title,
+            body=body,
+            fetched_at="2025-02-09T10:00:00Z",  # type: ignore[arg-type]
+        )
+        .model_dump_json()
+        .encode()
+    )
+
+
+def test_seed_article_flows_end_to_end(shared_stack: Stack, engine: SearchEngine) -> None:
+    worker = shared_stack.start_worker()
+    ingest = shared_stack.run("ingest", str(SAMPLE_FEED), "--feed-id", "vigie-sample")
+    assert ingest.returncode == 0, ingest.stderr
+    assert SEED_ID in ingest.stdout
+
+    index = shared_stack.settings.index_articles
+    hits = wait_for(
+        "the seed article in the search index",
+        lambda: indexed(engine, index, {"ids": {"values": [SEED_ID]}}) or None,
+        timeout=90,
+    )
+    doc: dict[str, Any] = dict(hits[0].source)
+    assert doc["canonical_url"] == SEED_URL
+    assert doc["language"] == "fr"
+    assert doc["title"] == "Donald Trump veut « établir des relations » avec la Corée du Nord"
+    assert doc["published_at"].startswith("2025-02-09T09:30:00")
+    assert doc["body"].startswith("Le président des États-Unis")
+    assert "Vidéos associées" not in doc["body"]
+    assert "Archivé dans" not in doc["body"]
+    assert worker.poll() is None
+
+    found = shared_stack.run("search", "Corée du Nord")
+    assert found.returncode == 0, found.stderr
+    assert "Donald Trump veut « établir des relations » avec la Corée du Nord" in found.stdout
+    assert "[fr] 2025-02-09" in found.stdout
+
+    as_json = shared_stack.run("search", "--json", "Pyongyang Moscou")
+    assert [json.loads(line)["id"] for line in as_json.stdout.splitlines()] == [SEED_ID]
+
+    missing = shared_stack.run("search", "Tegucigalpa")
+    assert missing.returncode == 1
+    assert "no article matches" in missing.stderr
+
+
+def test_replayed_article_is_indexed_once(shared_stack: Stack, engine: SearchEngine) -> None:
+    index = shared_stack.settings.index_articles
+    wait_for(
+        "the first copy", lambda: indexed(engine, index, {"ids": {"values": [SEED_ID]}}) or None
+    )
+    again = shared_stack.run("ingest", str(SAMPLE_FEED), "--feed-id", "vigie-sample")
+    assert again.returncode == 0, again.stderr
+
+    def indexed_total() -> float | None:
+        metrics = httpx.get(shared_stack.url("/metrics"), timeout=5).text
+        for line in metrics.splitlines():
+            if line.startswith("vigie_articles_indexed_total "):
+                value = float(line.split()[1])
+                return value if value >= 2 else None
+        return None
+
+    wait_for("the replayed copy to be indexed", indexed_total)
+    same = indexed(engine, index, {"term": {"canonical_url": SEED_URL}})
+    assert [hit.id for hit in same] == [SEED_ID]
+
+
+def test_malformed_messages_go_to_the_dlq_and_the_worker_goes_on(
+    shared_stack: Stack, engine: SearchEngine
+) -> None:
+    settings = shared_stack.settings
+    good_url = "https://news.example/world/after-the-bad-ones"
+    shared_stack.produce(
+        settings.topic_raw,
+        [
+            b"{not json at all",
+            json.dumps({"id": "x1", "title": "no url, no source"}).encode(),
+            b"\xff\xfe binary junk",
+            _article(good_url, "After the bad ones", "The worker kept going after bad input."),
+        ],
+    )
+    hits = wait_for(
+        "the good article that followed the bad ones",
+        lambda: (
+            indexed(engine, settings.index_articles, {"term": {"canonical_url": good_url}}) or None
+        ),
+    )
+    assert hits[0].source["language"] == "en"
+
+    letters = shared_stack.consume(settings.topic_dlq, 3)
+    assert len(letters) == 3
+    assert {letter["stage"] for letter in letters} == {"enrich"}
+    assert all(letter["reason"].startswith("not a valid article") for letter in letters)
+    by_payload = {letter["payload"]: letter for letter in letters}
+    assert "{not json at all" in by_payload
+    missing_fields = by_payload[json.dumps({"id": "x1", "title": "no url, no source"})]
+    for name in ("url", "canonical_url", "source", "fetched_at"):
+        assert name in missing_fields["reason"]
+    binary = [letter for letter in letters if letter["payload_encoding"] == "base64"]
+    assert len(binary) == 1
+    assert all(letter["topic"] == settings.topic_raw for letter in letters)
+
+    assert shared_stack.workers[0].poll() is None, "the worker must survive bad input"
+
+
+def test_health_and_metrics(shared_stack: Stack) -> None:
+    health = wait_for("worker health", lambda: worker_health(shared_stack))
+    assert health == {"status": "ok", "app": shared_stack.settings.app_id}
+    metrics = httpx.get(shared_stack.url("/metrics"), timeout=5).text
+    assert 'vigie_dead_letters_total{stage="enrich"} 3.0' in metrics
+    assert "vigie_articles_enriched_total" in metrics
+
+
+def test_exit_after_stops_cleanly_with_offsets_committed(stack: Stack) -> None:
+    ingest = stack.run("ingest", str(SAMPLE_FEED), "--feed-id", "vigie-sample")
+    assert ingest.returncode == 0, ingest.stderr
+    worker = stack.start_worker("--exit-after", "1")
+    assert worker.wait(timeout=120) == 0, stack.worker_log()
+
+    engine = connect(stack.settings)
+    try:
+        hits = indexed(engine, stack.settings.index_articles, {"ids": {"values": [SEED_ID]}})
+    finally:
+        engine.close()
+    assert [hit.id for hit in hits] == [SEED_ID]
+
+    # The raw message was processed and durable before its offset was committed:
+    # the group's committed offsets on news.raw reach the end of the topic.
+    bootstrap = stack.settings.kafka_bootstrap_servers
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    committed = admin.list_consumer_group_offsets(stack.settings.app_id)
+    admin.close()
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    raw = stack.settings.topic_raw
+    partitions = [TopicPartition(raw, p) for p in consumer.partitions_for_topic(raw)]
+    ends = consumer.end_offsets(partitions)
+    consumer.close()
+    assert sum(ends.values()) == 1
+    for tp, end in ends.items():
+        assert committed.get(tp) is not None or end == 0, f"{tp} has no committed offset"
+        if end:
+            assert committed[tp].offset == end
