@@ -82,7 +82,7 @@ class Stack:
             "VIGIE_WEB_PORT": str(_free_port()),
             "VIGIE_TOPIC_PARTITIONS": "2",
         }
-        overrides = {k.removeprefix("VIGIE_").lower(): v for k, v in env.items()}
+        overrides: dict[str, Any] = {k.removeprefix("VIGIE_").lower(): v for k, v in env.items()}
         return cls(settings=Settings(**overrides), env=env, logs=logs)
 
     def run(self, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:

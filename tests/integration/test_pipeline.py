@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -26,7 +27,7 @@ def _article(url: str, title: str, body: str) -> bytes:
             source=Source(feed_id="test"),
             title=title,
             body=body,
-            fetched_at="2025-02-09T10:00:00Z",  # type: ignore[arg-type]
+            fetched_at=datetime(2025, 2, 9, 10, tzinfo=UTC),
         )
         .model_dump_json()
         .encode()
