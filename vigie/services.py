@@ -266,12 +266,15 @@ def _running_pid(service: Service) -> int | None:
     return pid
 
 
-def _log_tail(service: Service, lines: int = 30) -> str:
+def _log_tail(service: Service, lines: int = 25) -> str:
+    """The end of a service's log, without Java stack frames, which would push the
+    exception that says what went wrong out of view."""
     try:
         text = service.log_file.read_text(errors="replace")
     except FileNotFoundError:
         return "(no log)"
-    return "\n".join(text.splitlines()[-lines:])
+    kept = [line for line in text.splitlines() if not line.lstrip().startswith("at ")]
+    return "\n".join(kept[-lines:])
 
 
 def start(service: Service) -> str:
@@ -283,7 +286,9 @@ def start(service: Service) -> str:
         service.home.mkdir(parents=True, exist_ok=True)
         service.fetch()
         service.prepare()
-        with service.log_file.open("ab") as log:
+        if service.log_file.exists():  # keep the previous run's log beside the new one
+            service.log_file.replace(service.log_file.with_suffix(".log.1"))
+        with service.log_file.open("wb") as log:
             pid = subprocess.Popen(
                 service.command(),
                 stdout=log,
