@@ -167,7 +167,9 @@ def search(
             typer.echo(json.dumps({"id": hit.id, "score": hit.score, **doc}, ensure_ascii=False))
         else:
             date = (doc.get("published_at") or "date unknown")[:10]
-            typer.echo(f"{doc.get('title')}\n  [{doc.get('language')}] {date}  {doc.get('url')}")
+            typer.echo(
+                f"{doc.get('title')}\n  [{doc.get('language')}] {date}  {doc.get('canonical_url')}"
+            )
     if not hits:
         typer.echo(f"no article matches {query!r}", err=True)
         sys.exit(1)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from vigie.settings import Settings
+
+T = TypeVar("T")
 
 
 class SearchEngineError(RuntimeError):
@@ -56,6 +58,42 @@ class SearchEngine(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+
+class ClientEngine(SearchEngine):
+    """What both adapters share: calls whose request shape is the same for both
+    clients, with the client's errors translated into ours."""
+
+    _client: Any
+
+    @abstractmethod
+    def _translate(self, exc: Exception) -> SearchEngineError | None:
+        """Our error for one of the client's, or None if it is not the client's."""
+
+    def _call(self, call: Callable[[], T]) -> T:
+        try:
+            return call()
+        except Exception as exc:
+            ours = self._translate(exc)
+            if ours is None:
+                raise
+            raise ours from exc
+
+    def health(self) -> str:
+        return str(self._call(lambda: self._client.cluster.health())["status"])
+
+    def search(self, index: str, body: Mapping[str, Any]) -> list[Hit]:
+        response = self._call(lambda: self._client.search(index=index, body=dict(body)))
+        return [
+            Hit(id=h["_id"], score=h.get("_score"), source=h["_source"])
+            for h in response["hits"]["hits"]
+        ]
+
+    def refresh(self, index: str) -> None:
+        self._call(lambda: self._client.indices.refresh(index=index))
+
+    def close(self) -> None:
+        self._client.close()
 
 
 def articles_index_body(settings: Settings) -> dict[str, Any]:
