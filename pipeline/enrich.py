@@ -6,21 +6,34 @@ import hashlib
 from dataclasses import dataclass
 
 from pipeline.clean import Cleaner
-from pipeline.language import LanguageDetector
-from vigie.article import Article
+from pipeline.entities import EntityLinker
+from pipeline.gazetteer import Gazetteer
+from pipeline.language import MAX_SEGMENTED_CHARS, LanguageDetector
+from vigie.article import Article, Entity
 from vigie.settings import Settings
+
+# Below this confidence the detector is guessing (lists of names, junk): the
+# language the source declares is the better answer, and without one, none is.
+_TRUST_DETECTOR_FROM = 0.5
+# Short texts (titles) score high even when wrong: "Merz in Paris" is 0.58 English.
+_SHORT_TEXT = 60
+_TRUST_ON_SHORT_TEXT_FROM = 0.9
+_NO_LANGUAGE_BELOW = 0.3
 
 
 @dataclass(frozen=True)
 class Enricher:
     cleaner: Cleaner
     detector: LanguageDetector
+    linker: EntityLinker
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Enricher:
+        gazetteer = Gazetteer.load(settings.config_dir / "taxonomy", settings.display_language)
         return cls(
             cleaner=Cleaner.from_config(settings.config_dir / "boilerplate.yaml"),
             detector=LanguageDetector(),
+            linker=EntityLinker(gazetteer),
         )
 
     def enrich(self, article: Article) -> Article:
@@ -29,20 +42,50 @@ class Enricher:
         body = self.cleaner.clean(article.body)
         # Clean before detecting: an image URL first in the text made fastText say `en`
         # for the French reference article.
-        found = self.detector.detect("\n".join(part for part in (title, body or summary) if part))
+        analysed = "\n".join(part for part in (title, body or summary) if part)
+        found = self.detector.detect(analysed)
         declared = _primary_subtag(article.source.language_hint)
+        trust_from = (
+            _TRUST_ON_SHORT_TEXT_FROM if len(analysed) < _SHORT_TEXT else _TRUST_DETECTOR_FROM
+        )
+        language = found.language
+        if found.confidence < trust_from:
+            language = declared or (language if found.confidence >= _NO_LANGUAGE_BELOW else None)
+        notes = []
+        if not (title or summary or body):
+            notes.append("no text left after cleaning: nothing to detect or link")
+        elif language is None:
+            notes.append("language: no language could be told from the text")
+        elif language != found.language:
+            notes.append(
+                f"language: detector unsure ({found.language} at {found.confidence:.2f}); "
+                f"kept the declared {declared}"
+            )
+        elif found.confidence < trust_from:
+            notes.append(f"language: detector unsure ({found.language} at {found.confidence:.2f})")
+        if len(body) > MAX_SEGMENTED_CHARS:
+            notes.append(
+                f"languages: segment shares cover the first {MAX_SEGMENTED_CHARS} characters "
+                f"of {len(body)}"
+            )
+        entities: list[Entity] = []
+        for field, text in (("title", title), ("summary", summary), ("body", body)):
+            entities.extend(self.linker.find(text, field, language))  # type: ignore[arg-type]
         return article.model_copy(
             update={
                 "title": title,
                 "summary": summary,
                 "body": body,
-                "language": found.language,
+                "language": language,
                 "languages": found.languages,
                 "language_declared": declared,
                 "language_mismatch": bool(
                     declared and found.language and declared != found.language
                 ),
+                "entities": tuple(entities),
+                "tags": self.linker.tags(entities),
                 "content_hash": hashlib.sha256(" ".join(body.split()).encode()).hexdigest(),
+                "notes": tuple(notes),
             }
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -13,6 +14,17 @@ from vigie.article import LanguageShare
 _MAX_CHARS = 4000
 # Below this a line is too short to say anything on its own.
 _MIN_SEGMENT_CHARS = 20
+# Segments beyond this many characters add time, not information about the mix.
+MAX_SEGMENTED_CHARS = 100_000
+
+
+# A sentence ends at . ! ? … (or their CJK forms) followed by space, or at a line end.
+_SENTENCE_END = re.compile(r"(?<=[.!?…。！？])\s+|\n+")
+
+
+def segments(text: str) -> list[str]:
+    """Sentences (or lines), the unit whose language is told apart in mixed text."""
+    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
 
 
 @dataclass(frozen=True)
@@ -42,14 +54,14 @@ class LanguageDetector:
             return LanguageResult(language=None, confidence=0.0, languages=())
         chars: dict[str, int] = defaultdict(int)
         confidence: dict[str, float] = defaultdict(float)
-        for line in text.splitlines():
-            if len(line) < _MIN_SEGMENT_CHARS:
+        for segment in segments(text[:MAX_SEGMENTED_CHARS]):
+            if len(segment) < _MIN_SEGMENT_CHARS:
                 continue
-            found = self._top(line)
+            found = self._top(segment)
             if found is None:
                 continue
             lang, score = found
-            chars[lang] += len(line)
+            chars[lang] += len(segment)
             confidence[lang] = max(confidence[lang], score)
         total = sum(chars.values())
         shares = tuple(

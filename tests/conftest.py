@@ -4,7 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.enrich import Enricher
 from vigie.article import Article
+from vigie.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_FEED = REPO / "samples" / "seed-feed.xml"
@@ -19,3 +21,8 @@ def seed_article() -> Article:
     parsed = parse_feed(read_feed(str(SAMPLE_FEED)), FeedSource("vigie-sample", str(SAMPLE_FEED)))
     assert len(parsed.articles) == 1
     return parsed.articles[0]
+
+
+@pytest.fixture(scope="session")
+def enricher() -> Enricher:
+    return Enricher.from_settings(Settings())

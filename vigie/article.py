@@ -29,13 +29,17 @@ class LanguageShare(_Record):
     confidence: float = Field(ge=0.0, le=1.0)
 
 
+TextField = Literal["title", "summary", "body"]
+
+
 class Entity(_Record):
     type: Literal["PER", "ORG", "LOC", "MISC"]
-    id: str | None
-    name: str
-    text: str
-    start: int = Field(ge=0)
+    id: str | None  # stable id where known (country:KP, person:..., org:UN, theme:...)
+    name: str  # canonical name, in the display language
+    text: str  # as found
+    start: int = Field(ge=0)  # offsets into `field` of the enriched (cleaned) article
     end: int = Field(ge=0)
+    field: TextField = "body"
     source: Literal["gazetteer", "ner"]
 
 
@@ -71,6 +75,8 @@ class Article(_Record):
     tags: tuple[Tag, ...] = ()
     content_hash: str | None = None
     duplicate_of: str | None = None
+    # What enrichment could not do for this article, and why (empty text, ...).
+    notes: tuple[str, ...] = ()
 
     @field_validator("published_at", "updated_at", "fetched_at")
     @classmethod

@@ -101,6 +101,51 @@ def ingest(
 
 
 @app.command()
+def enrich(
+    source: Annotated[str, typer.Argument(help="Plain text or article JSON file; - for stdin.")],
+    language: Annotated[
+        str | None, typer.Option(help="Language the source declares (plain text only).")
+    ] = None,
+) -> None:
+    """Enrich one text or article and print the result as JSON: why it got its tags."""
+    from datetime import UTC, datetime
+
+    from pydantic import ValidationError
+
+    from pipeline.enrich import Enricher
+    from vigie.article import Article, article_id
+
+    settings = _settings()
+    try:
+        raw = sys.stdin.buffer.read() if source == "-" else open(source, "rb").read()  # noqa: SIM115
+    except OSError as exc:
+        raise _fail(f"cannot read {source}: {exc.strerror or exc}") from exc
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        given = json.loads(text)
+    except ValueError:
+        given = None
+    location = "stdin" if source == "-" else source
+    defaults = {
+        "id": article_id(f"file:{location}"),
+        "url": location,
+        "canonical_url": location,
+        "source": {"feed_id": "cli", "language_hint": language},
+        "title": "",
+        "fetched_at": datetime.now(UTC),
+    }
+    try:
+        if isinstance(given, dict):
+            article = Article.model_validate({**defaults, **given})
+        else:
+            article = Article.model_validate({**defaults, "body": text})
+    except ValidationError as exc:
+        raise _fail(f"{source} is not an article: {exc}") from exc
+    result = Enricher.from_settings(settings).enrich(article)
+    typer.echo(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
+
+
+@app.command()
 def worker(
     exit_after: Annotated[
         int | None,

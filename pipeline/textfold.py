@@ -1,0 +1,81 @@
+"""Case and accent folding that keeps every character in place, so offsets found
+in folded text are offsets in the original."""
+
+from __future__ import annotations
+
+import unicodedata
+
+# Characters that differ in spelling habits, not meaning.
+_EQUIVALENT = {
+    "’": "'",
+    "ʼ": "'",
+    "‘": "'",
+    "`": "'",
+    "‐": "-",
+    "‑": "-",
+    "‒": "-",
+    "–": "-",
+    "\u00a0": " ",
+    "\u202f": " ",
+    "ё": "е",
+}
+# Accents are folded in Latin, Greek and Cyrillic only: below this code point.
+# Hangul or Arabic letters decompose into parts that are not separate letters.
+_FOLD_ACCENTS_BELOW = 0x0530
+
+
+def _fold_char(char: str) -> str:
+    low = char.lower()
+    if len(low) != 1:
+        low = char
+    if ord(low) < _FOLD_ACCENTS_BELOW or 0x1E00 <= ord(low) <= 0x1EFF:
+        parts = unicodedata.normalize("NFD", low)
+        if len(parts) > 1 and all(unicodedata.combining(p) for p in parts[1:]):
+            base = parts[0].lower()
+            low = base if len(base) == 1 else parts[0]
+    return _EQUIVALENT.get(low, low)
+
+
+class _FoldTable(dict[int, str]):
+    """A str.translate table that computes each character's fold once."""
+
+    def __missing__(self, code: int) -> str:
+        folded = _fold_char(chr(code))
+        self[code] = folded
+        return folded
+
+
+_TABLE = _FoldTable()
+
+
+def fold(text: str) -> str:
+    """Lower-case, strip Latin/Greek/Cyrillic accents, unify apostrophes and
+    hyphens; the result has exactly the length of `text`."""
+    return text.translate(_TABLE)
+
+
+# Scripts written without spaces between words: a match there cannot be checked
+# against word boundaries (Korean particles also attach to the noun).
+_UNSPACED_RANGES = (
+    (0x0E00, 0x0EFF),  # Thai, Lao
+    (0x3040, 0x30FF),  # Hiragana, Katakana
+    (0x3400, 0x9FFF),  # CJK
+    (0xAC00, 0xD7AF),  # Hangul syllables
+    (0xF900, 0xFAFF),  # CJK compatibility
+)
+
+
+def is_unspaced(char: str) -> bool:
+    code = ord(char)
+    return any(low <= code <= high for low, high in _UNSPACED_RANGES)
+
+
+def is_arabic(char: str) -> bool:
+    return 0x0600 <= ord(char) <= 0x06FF
+
+
+def is_latin_like(text: str) -> bool:
+    """True when the letters of `text` are Latin script (where case and words
+    collide across languages)."""
+    letters = [c for c in text if c.isalpha()]
+    return bool(letters) and all(ord(c) < 0x0250 or 0x1E00 <= ord(c) <= 0x1EFF for c in letters)
