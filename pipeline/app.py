@@ -23,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from pydantic import ValidationError
 
 from pipeline.deadletter import dead_letter
+from pipeline.duplicates import DuplicateIndex
 from pipeline.enrich import Enricher
 from pipeline.search.engine import (
     DocumentRejected,
@@ -70,6 +71,19 @@ def create_app(
     raw = app.topic(settings.topic_raw, key_serializer="raw", value_serializer="raw")
     enriched = app.topic(settings.topic_enriched, key_serializer="raw", value_serializer="raw")
     dlq = app.topic(settings.topic_dlq, key_serializer="raw", value_serializer="raw")
+    # Every worker keeps all of it (a global table): the first copy of a story may
+    # have come in on a partition another worker owns.
+    duplicates = DuplicateIndex(
+        app.GlobalTable(
+            "duplicates",
+            key_type=str,
+            partitions=settings.topic_partitions,
+            # A key always goes to the same changelog partition, whichever event
+            # wrote it, so recovery replays its writes in order.
+            use_partitioner=True,
+            synchronize_all_active_partitions=True,
+        )
+    )
     index_body = articles_index_body(settings)
     index_ready = False
     indexed = 0
@@ -107,6 +121,9 @@ def create_app(
                 continue
             try:
                 result = enricher.enrich(article)
+                first = duplicates.first_copy(result.id, result.content_hash or "", result.body)
+                if first is not None:
+                    result = result.model_copy(update={"duplicate_of": first})
             except Exception as exc:  # one bad article must not stop the stream
                 log.exception("enrich_failed", article_id=article.id)
                 await send_dead_letter(event, "enrich", f"enrichment failed: {exc!r}")

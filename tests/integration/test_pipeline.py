@@ -169,3 +169,39 @@ def test_exit_after_stops_cleanly_with_offsets_committed(stack: Stack) -> None:
         assert committed.get(tp) is not None or end == 0, f"{tp} has no committed offset"
         if end:
             assert committed[tp].offset == end
+
+
+WIRE = (
+    "Le ministère de la Défense a annoncé mardi le déploiement de trois navires supplémentaires "
+    "en mer Baltique, après une série d'incidents avec des câbles sous-marins endommagés. "
+    "Selon le porte-parole, la mission durera au moins six mois et associera des équipes de "
+    "plongeurs ainsi que des drones sous-marins. Les autorités estonienne et finlandaise ont "
+    "salué une décision qu'elles réclamaient depuis l'automne, tandis que Moscou a dénoncé une "
+    "provocation."
+)
+
+
+def test_wire_copies_link_to_the_first_across_a_restart(stack: Stack) -> None:
+    first_url = "https://wire.example/baltique"
+    copies = [f"https://outlet{n}.example/monde/baltique" for n in range(3)]
+    stack.produce(stack.settings.topic_raw, [_article(first_url, "Baltique", WIRE)])
+    stack.produce(
+        stack.settings.topic_raw,
+        [_article(url, "Baltique", f"({n}) {WIRE} Avec AFP.") for n, url in enumerate(copies[:2])],
+    )
+    worker = stack.start_worker("--exit-after", "3")
+    assert worker.wait(timeout=120) == 0, stack.worker_log(0)
+
+    # A new worker process: what it knows of earlier articles comes from Kafka.
+    stack.produce(stack.settings.topic_raw, [_article(copies[2], "Baltique", f"{WIRE} (Reuters)")])
+    again = stack.start_worker("--exit-after", "1")
+    assert again.wait(timeout=120) == 0, stack.worker_log(1)
+
+    engine = connect(stack.settings)
+    try:
+        hits = indexed(engine, stack.settings.index_articles, {"match_all": {}})
+    finally:
+        engine.close()
+    links = {hit.source["canonical_url"]: hit.source["duplicate_of"] for hit in hits}
+    first_id = article_id(first_url)
+    assert links == {first_url: None, **dict.fromkeys(copies, first_id)}
