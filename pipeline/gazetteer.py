@@ -94,8 +94,12 @@ def _is_acronym(form: str) -> bool:
 
 
 def _russian_cases(name: str) -> list[str]:
-    """Regular case endings of a one-word Russian name (Россия -> России, Россией)."""
-    if " " in name or len(name) < 4:
+    """Regular case endings of a Russian name (Россия -> России, Россией); of a
+    name in several words, the last word's (Си Цзиньпин -> Си Цзиньпином)."""
+    head, _, word = name.rpartition(" ")
+    if head:
+        return [f"{head} {form}" for form in _russian_cases(word)]
+    if len(name) < 4:
         return [name]
     stem, last = name[:-1], name[-1]
     if name.endswith("ия"):
@@ -111,8 +115,13 @@ def _russian_cases(name: str) -> list[str]:
     return [name]
 
 
-def _inflections(name: str, language: str) -> list[str]:
-    if language in ("ru", "uk", "be", "bg", "sr") and not is_latin_like(name):
+def _is_cyrillic(text: str) -> bool:
+    return any(0x0400 <= ord(c) <= 0x04FF for c in text)
+
+
+def _inflections(name: str, language: str | None) -> list[str]:
+    """A name and its regular inflected forms; language None: guess from the script."""
+    if language in ("ru", "uk", "be", "bg", "sr", None) and _is_cyrillic(name):
         return _russian_cases(name)
     if language == "de" and " " not in name and name[-1] not in "sxzß":
         return [name, name + "s"]  # genitive: Russlands
@@ -120,10 +129,21 @@ def _inflections(name: str, language: str) -> list[str]:
 
 
 def _demonym_forms(form: str, language: str) -> list[str]:
-    if language == "es":
+    if language == "it" and form.endswith("o"):
+        return [form[:-1] + e for e in ("o", "a", "i", "e")]
+    if language == "it" and form.endswith("e"):
+        return [form, form[:-1] + "i"]
+    if language in ("es", "pt"):
         if form.endswith("o"):
             return [form[:-1] + e for e in ("o", "a", "os", "as")]
         return [form, form + "s", form + "es"]
+    if language == "ar":  # with the article and the feminine, on every word: الكورية الشمالية
+        words = form.split()
+        return [
+            " ".join(article + word + feminine for word in words)
+            for article in ("", "ال")
+            for feminine in ("", "ة")
+        ]
     return [form + e for e in _DEMONYM_ENDINGS.get(language, ("",))]
 
 
@@ -216,7 +236,8 @@ def _capitals() -> Iterator[Pattern]:
                 or any(c.isdigit() for c in name)
             ):
                 continue
-            yield Pattern(id=f"country:{code}", type="LOC", form=name, case="cased")
+            for form in _inflections(name, None):
+                yield Pattern(id=f"country:{code}", type="LOC", form=form, case="cased")
 
 
 def _places(path: Path) -> Iterator[Pattern]:
@@ -272,7 +293,8 @@ def _persons(path: Path, others: dict[str, dict[str, str]]) -> Iterator[Pattern]
         others[entity_id] = {"en": entry["name"]}
         aliases = _strings(path, f"{entity_id}.aliases", entry.get("aliases", []))
         for name in [entry["name"], *aliases]:
-            yield Pattern(id=entity_id, type="PER", form=name)
+            for form in _inflections(name, None):
+                yield Pattern(id=entity_id, type="PER", form=form)
 
 
 def _themes(path: Path, others: dict[str, dict[str, str]]) -> Iterator[Pattern]:
