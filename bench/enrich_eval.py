@@ -54,7 +54,7 @@ def _person_ids(enricher: Enricher, names: list[str]) -> set[str]:
     """Gold persons as watchlist ids where the watchlist knows them, else names."""
     found = set()
     for name in names:
-        ids = {e.id for e in enricher.linker.find(name, "body", None) if e.type == "PER"}
+        ids = {e.id for e in enricher.linker.find(name, "body", None) if e.type == "PER" and e.id}
         found |= ids or {fold(name)}
     return found
 

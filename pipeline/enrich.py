@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 from pipeline.clean import Cleaner
 from pipeline.entities import EntityLinker
 from pipeline.gazetteer import Gazetteer
 from pipeline.language import MAX_SEGMENTED_CHARS, LanguageDetector
-from vigie.article import Article, Entity
+from pipeline.ner import StatisticalNer
+from vigie.article import Article, Entity, TextField
 from vigie.settings import Settings
 
 # Below this confidence the detector is guessing (lists of names, junk): the
@@ -21,11 +26,32 @@ _TRUST_ON_SHORT_TEXT_FROM = 0.9
 _NO_LANGUAGE_BELOW = 0.3
 
 
+class StageTimes:
+    """Seconds spent in each stage since the last reset (benchmarks, metrics)."""
+
+    def __init__(self) -> None:
+        self._seconds: dict[str, float] = defaultdict(float)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._seconds[name] += time.perf_counter() - started
+
+    def reset(self) -> dict[str, float]:
+        seconds, self._seconds = dict(self._seconds), defaultdict(float)
+        return seconds
+
+
 @dataclass(frozen=True)
 class Enricher:
     cleaner: Cleaner
     detector: LanguageDetector
     linker: EntityLinker
+    ner: StatisticalNer | None = None
+    timings: StageTimes = field(default_factory=StageTimes)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Enricher:
@@ -34,16 +60,19 @@ class Enricher:
             cleaner=Cleaner.from_config(settings.config_dir / "boilerplate.yaml"),
             detector=LanguageDetector(),
             linker=EntityLinker(gazetteer),
+            ner=StatisticalNer(settings.ner_models) if settings.ner_models else None,
         )
 
     def enrich(self, article: Article) -> Article:
-        title = self.cleaner.clean(article.title)
-        summary = self.cleaner.clean(article.summary)
-        body = self.cleaner.clean(article.body)
+        with self.timings.stage("clean"):
+            title = self.cleaner.clean(article.title)
+            summary = self.cleaner.clean(article.summary)
+            body = self.cleaner.clean(article.body)
         # Clean before detecting: an image URL first in the text made fastText say `en`
         # for the French reference article.
         analysed = "\n".join(part for part in (title, body or summary) if part)
-        found = self.detector.detect(analysed)
+        with self.timings.stage("language"):
+            found = self.detector.detect(analysed)
         declared = _primary_subtag(article.source.language_hint)
         trust_from = (
             _TRUST_ON_SHORT_TEXT_FROM if len(analysed) < _SHORT_TEXT else _TRUST_DETECTOR_FROM
@@ -69,8 +98,18 @@ class Enricher:
                 f"of {len(body)}"
             )
         entities: list[Entity] = []
-        for field, text in (("title", title), ("summary", summary), ("body", body)):
-            entities.extend(self.linker.find(text, field, language))  # type: ignore[arg-type]
+        texts: list[tuple[TextField, str]] = [
+            ("title", title),
+            ("summary", summary),
+            ("body", body),
+        ]
+        with self.timings.stage("gazetteer"):
+            for where, text in texts:
+                entities.extend(self.linker.find(text, where, language))
+        if self.ner is not None:
+            with self.timings.stage("ner"):
+                for where, text in texts:
+                    entities.extend(self.ner.find(text, where, language, entities))
         return article.model_copy(
             update={
                 "title": title,

