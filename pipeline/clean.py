@@ -62,11 +62,23 @@ class Cleaner:
     """Turns a feed's title/summary/body into the plain text that is analysed."""
 
     def __init__(self, boilerplate: Iterable[str]) -> None:
-        self._boilerplate = frozenset(_line_key(line) for line in boilerplate)
+        entries = list(boilerplate)
+        # "Lire aussi *": any line that starts so ("Lire aussi : le récit de ...").
+        self._prefixes = tuple(
+            _line_key(e.removesuffix("*")) for e in entries if e.rstrip().endswith("*")
+        )
+        self._boilerplate = frozenset(_line_key(e) for e in entries if not e.rstrip().endswith("*"))
+
+    def _is_boilerplate(self, line: str) -> bool:
+        key = _line_key(line)
+        return key in self._boilerplate or key.startswith(self._prefixes)
 
     @classmethod
     def from_config(cls, path: Path) -> Cleaner:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ValueError(f"{path}: {exc}") from exc
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a mapping of language -> list of lines")
         lines: list[str] = []
@@ -83,6 +95,6 @@ class Cleaner:
         kept = []
         for raw_line in text.splitlines():
             line = _SPACES.sub(" ", raw_line).strip()
-            if line and _line_key(line) not in self._boilerplate:
+            if line and not self._is_boilerplate(line):
                 kept.append(line)
         return "\n".join(kept)

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from typer.testing import CliRunner
 
 from vigie.cli import app
@@ -18,3 +20,35 @@ def test_ingest_of_a_broken_feed_fails_clearly() -> None:
     assert result.exit_code == 1
     assert "cannot read feed" in result.output
     assert "no entry could be recovered" in result.output
+
+
+def test_enrich_prints_the_enriched_article_as_json(tmp_path: Path) -> None:
+    import json
+
+    text = tmp_path / "note.txt"
+    text.write_text("Nordkorea hat Soldaten nach Russland geschickt, sagt der Kreml.")
+    result = CliRunner().invoke(app, ["enrich", str(text)])
+    assert result.exit_code == 0, result.output
+    article = json.loads(result.output)
+    assert article["language"] == "de"
+    assert [t["id"] for t in article["tags"]][:2] == ["country:RU", "country:KP"]
+    assert {e["text"] for e in article["entities"]} >= {"Nordkorea", "Russland", "der Kreml"}
+
+    given = tmp_path / "article.json"
+    given.write_text(
+        json.dumps(
+            {"title": "Kim Jong-un à Moscou", "source": {"feed_id": "x", "language_hint": "fr"}}
+        )
+    )
+    result = CliRunner().invoke(app, ["enrich", str(given)])
+    assert result.exit_code == 0, result.output
+    tags = {t["label"] for t in json.loads(result.output)["tags"]}
+    assert tags == {"Kim Jong-un", "Russie"}
+
+
+def test_enrich_of_a_bad_article_json_names_the_field(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"title": 12, "published_at": "yesterday"}')
+    result = CliRunner().invoke(app, ["enrich", str(bad)])
+    assert result.exit_code == 1
+    assert "published_at" in result.output

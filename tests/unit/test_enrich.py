@@ -73,3 +73,9 @@ def test_boilerplate_matching_is_whole_line_and_case_insensitive() -> None:
     cleaner = Cleaner(["Lire aussi"])
     text = "LIRE AUSSI :\nIl faut lire aussi ce rapport.\n[le lien](https://x.example)"
     assert cleaner.clean(text) == "Il faut lire aussi ce rapport.\nle lien"
+
+
+def test_boilerplate_prefix_entries_drop_whole_lines() -> None:
+    cleaner = Cleaner(["Lire aussi *", "Share on *"])
+    text = "Lire aussi : la Russie et la Chine\nLe texte.\nShare on Facebook\nLire le rapport."
+    assert cleaner.clean(text) == "Le texte.\nLire le rapport."

@@ -1,0 +1,62 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from pipeline.enrich import Enricher
+from pipeline.ner import NerUnavailable, StatisticalNer
+from vigie.article import Article, Source
+from vigie.settings import Settings
+
+TEXT = (
+    "La cheffe de la diplomatie allemande Annalena Baerbock a rencontré Emmanuel Macron "
+    "à Paris pour parler de l'Ukraine."
+)
+
+
+@pytest.fixture(scope="module")
+def with_ner() -> Enricher:
+    return Enricher.from_settings(Settings(ner_models={"fr": "fr_core_news_sm"}))
+
+
+def _article(body: str) -> Article:
+    return Article(
+        id="n",
+        url="u",
+        canonical_url="u",
+        source=Source(feed_id="f"),
+        title="",
+        body=body,
+        fetched_at=datetime(2025, 1, 1, tzinfo=UTC),
+    )
+
+
+def test_ner_adds_names_the_gazetteer_lacks(with_ner: Enricher) -> None:
+    result = with_ner.enrich(_article(TEXT))
+    ner = [e for e in result.entities if e.source == "ner"]
+    assert ("PER", "Annalena Baerbock", None) in {(e.type, e.text, e.id) for e in ner}
+    for entity in ner:
+        assert result.body[entity.start : entity.end] == entity.text
+    # what the gazetteer links keeps its id and is not found twice
+    macron = [e for e in result.entities if "Macron" in e.text]
+    assert [(e.source, e.id) for e in macron] == [("gazetteer", "person:emmanuel-macron")]
+    # unlinked names make no tags
+    assert all(tag.id for tag in result.tags)
+    assert "Annalena Baerbock" not in {tag.label for tag in result.tags}
+
+
+def test_ner_only_runs_for_its_languages(with_ner: Enricher) -> None:
+    result = with_ner.enrich(_article("Annalena Baerbock met Emmanuel Macron in Paris yesterday."))
+    assert result.language == "en"
+    assert all(e.source == "gazetteer" for e in result.entities)
+
+
+def test_pipeline_works_without_ner(enricher: Enricher) -> None:
+    assert enricher.ner is None
+    result = enricher.enrich(_article(TEXT))
+    assert all(e.source == "gazetteer" for e in result.entities)
+    assert "person:emmanuel-macron" in {t.id for t in result.tags}
+
+
+def test_a_missing_model_package_is_a_clear_error() -> None:
+    with pytest.raises(NerUnavailable, match=r"`xx_no_such_model`.*vigie\[ner\]"):
+        StatisticalNer({"xx": "xx_no_such_model"})
