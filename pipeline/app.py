@@ -1,10 +1,11 @@
 """The Faust app: agent `enrich` (news.raw -> news.enriched) and agent `index`
-(news.enriched -> search engine), with dead letters on news.dlq.
+(news.enriched -> search engine, in bulk), with dead letters on news.dlq.
 
-Offsets: Faust commits an event's offset only after the agent has moved past it
-and after flushing the producer (faust.transport.consumer._commit_offsets), so:
-  1. `enrich` sends the enriched article (or the dead letter) before taking the next event;
-  2. `index` returns to the stream only once the engine has acknowledged the write;
+Offsets: Faust commits an event's offset only once it is acked, and flushes the
+producer before committing (faust.transport.consumer._commit_offsets), so:
+  1. `enrich` sends the enriched article (or the dead letter) before taking the
+     next event, which acks the previous one;
+  2. `index` acks only when the engine holds the article (pipeline/indexing.py);
   3. only then can the offset be committed. A crash in between replays the event,
      which is harmless: every write is keyed by the article id.
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import signal
 from typing import Any
 
@@ -25,12 +25,9 @@ from pydantic import ValidationError
 from pipeline.deadletter import dead_letter
 from pipeline.duplicates import DuplicateIndex
 from pipeline.enrich import Enricher
-from pipeline.search.engine import (
-    DocumentRejected,
-    EngineUnavailable,
-    SearchEngine,
-    articles_index_body,
-)
+from pipeline.indexing import BulkIndexer
+from pipeline.search.engine import SearchEngine, SearchEngineError
+from pipeline.search.templates import rollover
 from vigie import logs
 from vigie.article import Article
 from vigie.settings import Settings
@@ -38,13 +35,7 @@ from vigie.settings import Settings
 log = logs.get(__name__)
 
 ENRICHED = Counter("vigie_articles_enriched_total", "Articles enriched and sent on")
-INDEXED = Counter("vigie_articles_indexed_total", "Articles written to the search index")
 DEAD_LETTERS = Counter("vigie_dead_letters_total", "Messages sent to the DLQ", ["stage"])
-INDEX_RETRIES = Counter(
-    "vigie_index_retries_total", "Index writes retried because the engine was unavailable"
-)
-
-_BACKOFF_START, _BACKOFF_MAX = 0.5, 30.0
 
 
 def create_app(
@@ -84,8 +75,6 @@ def create_app(
             synchronize_all_active_partitions=True,
         )
     )
-    index_body = articles_index_body(settings)
-    index_ready = False
     indexed = 0
 
     async def send_dead_letter(event: Any, stage: str, reason: str) -> None:
@@ -131,47 +120,44 @@ def create_app(
             await enriched.send(key=result.id.encode(), value=result.model_dump_json().encode())
             ENRICHED.inc()
 
-    async def write(article: Article) -> None:
-        """Write one article, waiting out an unavailable engine (the offset stays
-        uncommitted meanwhile); DocumentRejected is left to the caller."""
-        nonlocal index_ready
-        delay = _BACKOFF_START
-        while True:
-            try:
-                if not index_ready:
-                    await asyncio.to_thread(
-                        engine.ensure_index, settings.index_articles, index_body
-                    )
-                    index_ready = True
-                document = article.model_dump(mode="json")
-                await asyncio.to_thread(engine.put, settings.index_articles, article.id, document)
-                return
-            except EngineUnavailable as exc:
-                INDEX_RETRIES.inc()
-                log.warning("search_engine_unavailable", error=str(exc), retry_in=round(delay, 2))
-                await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 (jitter)
-                delay = min(delay * 2, _BACKOFF_MAX)
+    def count_indexed(n: int) -> None:
+        nonlocal indexed
+        indexed += n
+        if exit_after is not None and indexed >= exit_after:
+            log.info("exit_after_reached", indexed=indexed)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    async def reject(event: Any, reason: str) -> None:
+        await send_dead_letter(event, "index", reason)
+
+    indexer = BulkIndexer(engine, settings, reject, count_indexed)
 
     @app.agent(enriched, name="index")
-    async def index(stream: faust.StreamT[bytes]) -> None:
-        nonlocal indexed
-        async for event in stream.events():
+    async def index(stream: Any) -> None:
+        # Manual acks: BulkIndexer acks each event once its article is durable.
+        async for event in stream.noack().events():
             try:
                 article = Article.model_validate_json(event.value)
             except ValidationError as exc:
                 await send_dead_letter(event, "index", f"not a valid article: {_brief(exc)}")
+                event.ack()
                 continue
-            try:
-                await write(article)
-            except DocumentRejected as exc:
-                await send_dead_letter(event, "index", f"search engine refused it: {exc}")
-                continue
-            INDEXED.inc()
-            indexed += 1
-            log.info("indexed", article_id=article.id, language=article.language)
-            if exit_after is not None and indexed >= exit_after:
-                log.info("exit_after_reached", indexed=indexed)
-                os.kill(os.getpid(), signal.SIGTERM)
+            await indexer.add(event, article)
+
+    async def flush_waiting_batch() -> None:
+        await indexer.flush_if_waiting()
+
+    async def roll_over() -> None:
+        try:
+            new_index = await asyncio.to_thread(rollover, engine, settings)
+        except SearchEngineError as exc:
+            log.warning("rollover_failed", error=str(exc))
+            return
+        if new_index:
+            log.info("rolled_over", alias=settings.index_articles, new_index=new_index)
+
+    app.timer(interval=settings.bulk_max_wait_seconds / 2)(flush_waiting_batch)
+    app.timer(interval=settings.rollover_check_seconds)(roll_over)
 
     @app.page("/health")
     async def health(self: View, request: Request) -> Response:

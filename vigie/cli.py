@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -19,6 +20,8 @@ app = typer.Typer(
 )
 services_app = typer.Typer(help="Local Kafka and search engine (no Docker needed).")
 app.add_typer(services_app, name="services")
+es_app = typer.Typer(help="Search engine: templates, write alias, rollover.")
+app.add_typer(es_app, name="es")
 
 
 def _settings() -> Settings:
@@ -61,6 +64,45 @@ def services_status() -> None:
 
     for service in services.local_services(_settings()):
         typer.echo(services.status(service))
+
+
+@es_app.command("setup")
+def es_setup() -> None:
+    """Put the index templates and create the write alias (idempotent)."""
+    from pipeline.search.engine import SearchEngineError, connect
+    from pipeline.search.templates import SetupError, setup
+
+    settings = _settings()
+    engine = connect(settings)
+    try:
+        for line in setup(engine, settings):
+            typer.echo(line)
+    except (SearchEngineError, SetupError) as exc:
+        raise _fail(f"setup failed: {exc}") from exc
+    finally:
+        engine.close()
+
+
+@es_app.command("rollover")
+def es_rollover(
+    force: Annotated[bool, typer.Option(help="Roll over even if no condition is met.")] = False,
+) -> None:
+    """Roll the articles alias over to a new index if it is old, big or full enough."""
+    from pipeline.search.engine import SearchEngineError, connect
+    from pipeline.search.templates import rollover, rollover_conditions
+
+    settings = _settings()
+    engine = connect(settings)
+    try:
+        new_index = rollover(engine, settings, force=force)
+    except SearchEngineError as exc:
+        raise _fail(f"rollover failed: {exc}") from exc
+    finally:
+        engine.close()
+    if new_index:
+        typer.echo(f"rolled over: {settings.index_articles} now writes to {new_index}")
+    else:
+        typer.echo(f"no rollover: no condition met ({rollover_conditions(settings)})")
 
 
 @app.command()
@@ -157,12 +199,21 @@ def worker(
 
     from pipeline.app import create_app
     from pipeline.enrich import Enricher
-    from pipeline.search.engine import connect
+    from pipeline.search.engine import SearchEngineError, connect
+    from pipeline.search.templates import SetupError, setup
     from pipeline.topics import ensure_topics
 
     settings = _settings()
+    log = logs.get("vigie.worker")
     ensure_topics(settings)
     engine = connect(settings)
+    try:
+        for line in setup(engine, settings):
+            log.info("search_setup", done=line)
+    except SetupError as exc:
+        raise _fail(str(exc)) from exc
+    except SearchEngineError as exc:  # the index agent sets up once the engine answers
+        log.warning("search_setup_deferred", error=str(exc))
     faust_app = create_app(
         settings, enricher=Enricher.from_settings(settings), engine=engine, exit_after=exit_after
     )
@@ -178,45 +229,103 @@ def worker(
         engine.close()
 
 
+def _when(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(
+            f"{value!r} is not an ISO date (2025-02-09 or 2025-02-09T10:00Z)"
+        ) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help="Words to find (every one must match).")],
+    query: Annotated[
+        str | None, typer.Argument(help="Words to find (every one must match).")
+    ] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option(help="Tag id or label that must be there (repeatable).")
+    ] = None,
+    any_tag: Annotated[list[str] | None, typer.Option(help="At least one of these tags.")] = None,
+    entity: Annotated[
+        list[str] | None, typer.Option(help="Entity id or name (repeatable).")
+    ] = None,
+    lang: Annotated[list[str] | None, typer.Option(help="Article language (repeatable).")] = None,
+    source: Annotated[list[str] | None, typer.Option(help="Feed id or source name.")] = None,
+    since: Annotated[str | None, typer.Option(help="Published at or after (ISO date).")] = None,
+    until: Annotated[str | None, typer.Option(help="Published before (ISO date).")] = None,
+    sort: Annotated[str, typer.Option(help="relevance, newest or oldest.")] = "relevance",
     size: Annotated[int, typer.Option(help="How many hits.")] = 10,
-    as_json: Annotated[bool, typer.Option("--json", help="Print hits as JSON lines.")] = False,
+    top_tags: Annotated[int, typer.Option(help="Also count the N most frequent tags.")] = 0,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print hits (and counts) as JSON lines.")
+    ] = False,
     wait: Annotated[
         float, typer.Option(help="Seconds to keep asking until there is a hit (0: ask once).")
     ] = 0.0,
 ) -> None:
     """Search indexed articles; print title, language, date and link."""
-    from pipeline.search.engine import SearchEngineError, connect, text_query
+    from pipeline.search.engine import SearchEngineError, connect
+    from pipeline.search.query import ArticleQuery, search_body
 
+    if sort not in ("relevance", "newest", "oldest"):
+        raise typer.BadParameter("--sort is relevance, newest or oldest")
     settings = _settings()
+    article_query = ArticleQuery(
+        text=query,
+        all_tags=tuple(tag or ()),
+        any_tags=tuple(any_tag or ()),
+        entities=tuple(entity or ()),
+        languages=tuple(lang or ()),
+        sources=tuple(source or ()),
+        since=_when(since),
+        until=_when(until),
+    )
+    body = search_body(article_query, size=size, sort=sort, top_tags=top_tags)  # type: ignore[arg-type]
     engine = connect(settings)
     deadline = time.monotonic() + wait
     try:
         while True:
             try:
-                hits = engine.search(settings.index_articles, text_query(query, size))
+                result = engine.search(settings.index_articles, body)
             except SearchEngineError as exc:
                 if "index_not_found" not in str(exc) or time.monotonic() >= deadline:
                     raise _fail(f"search failed: {exc}") from exc
-                hits = []
-            if hits or time.monotonic() >= deadline:
+                result = None
+            if (result and result.hits) or time.monotonic() >= deadline:
                 break
             time.sleep(1.0)
     finally:
         engine.close()
-    for hit in hits:
-        doc = hit.source
-        if as_json:
-            typer.echo(json.dumps({"id": hit.id, "score": hit.score, **doc}, ensure_ascii=False))
-        else:
+    hits = result.hits if result else []
+    buckets = result.aggregations.get("top_tags", {}).get("buckets", []) if result else []
+    if as_json:
+        for hit in hits:
+            typer.echo(
+                json.dumps({"id": hit.id, "score": hit.score, **hit.source}, ensure_ascii=False)
+            )
+        if top_tags:
+            typer.echo(
+                json.dumps(
+                    {"top_tags": {b["key"]: b["doc_count"] for b in buckets}}, ensure_ascii=False
+                )
+            )
+    else:
+        for hit in hits:
+            doc = hit.source
             date = (doc.get("published_at") or "date unknown")[:10]
             typer.echo(
                 f"{doc.get('title')}\n  [{doc.get('language')}] {date}  {doc.get('canonical_url')}"
             )
+        if result and result.total > len(hits):
+            typer.echo(f"({result.total} articles match; {len(hits)} shown)")
+        if top_tags:
+            typer.echo("top tags: " + ", ".join(f"{b['key']} ({b['doc_count']})" for b in buckets))
     if not hits:
-        typer.echo(f"no article matches {query!r}", err=True)
+        typer.echo(f"no article matches {query or 'the filters'!r}", err=True)
         sys.exit(1)
 
 

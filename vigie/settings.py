@@ -43,7 +43,18 @@ class Settings(BaseSettings):
     topic_enriched: str = "news.enriched"
     topic_dlq: str = "news.dlq"
     topic_partitions: int = Field(default=4, ge=1)
+    # The alias searches read and the worker writes to; indices behind it are
+    # <alias>-000001, -000002, ... rolled over by Vigie when one condition is met.
     index_articles: str = "news-articles"
+    rollover_max_age: str = "30d"
+    rollover_max_docs: int = Field(default=5_000_000, ge=1)
+    rollover_max_size: str = "25gb"
+    rollover_check_seconds: float = Field(default=300.0, gt=0)
+    # Bulk indexing: a batch is sent when it holds this many articles or bytes,
+    # or when its oldest article has waited this long.
+    bulk_max_docs: int = Field(default=500, ge=1)
+    bulk_max_bytes: int = Field(default=5_000_000, ge=1)
+    bulk_max_wait_seconds: float = Field(default=1.0, gt=0)
 
     # Language of tag and entity labels ("Corée du Nord" for fr).
     display_language: str = "fr"

@@ -1,16 +1,16 @@
 """The search engine as Vigie sees it: one small interface, one adapter per client.
 
-Index bodies and queries are written once here; the adapters only differ in how
-their client spells a call and how it reports errors.
+Templates, documents and queries are written once (templates.py, documents.py,
+query.py); the adapters only differ in how their client is built and how it
+reports errors. Only what both Elasticsearch 8 and OpenSearch 2 have is used:
+composable templates, aliases, the rollover and bulk APIs (no ILM/ISM).
 """
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from vigie.settings import Settings
@@ -27,7 +27,7 @@ class EngineUnavailable(SearchEngineError):
 
 
 class DocumentRejected(SearchEngineError):
-    """Permanent for this document: the engine refused it (mapping, size, ...)."""
+    """Permanent for this request: the engine refused it (mapping, size, ...)."""
 
 
 @dataclass(frozen=True)
@@ -35,34 +35,45 @@ class Hit:
     id: str
     score: float | None
     source: Mapping[str, Any]
+    index: str = ""
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    hits: list[Hit]
+    total: int
+    aggregations: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BulkItem:
+    """What the engine said about one document of a bulk request."""
+
+    id: str
+    status: int
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def retryable(self) -> bool:
+        return self.status == 429 or self.status >= 500
+
+
+def _error_text(error: Any) -> str:
+    if isinstance(error, Mapping):
+        reason = error.get("reason", "")
+        cause = error.get("caused_by", {})
+        detail = f" ({cause.get('reason')})" if isinstance(cause, Mapping) and cause else ""
+        return f"{error.get('type', 'error')}: {reason}{detail}"
+    return str(error)
 
 
 class SearchEngine(ABC):
-    @abstractmethod
-    def health(self) -> str:
-        """Cluster health colour; raises EngineUnavailable when it does not answer."""
-
-    @abstractmethod
-    def ensure_index(self, index: str, body: Mapping[str, Any]) -> bool:
-        """Create the index if missing; True if it was created."""
-
-    @abstractmethod
-    def put(self, index: str, doc_id: str, document: Mapping[str, Any]) -> None:
-        """Write (create or replace) one document under its id."""
-
-    @abstractmethod
-    def search(self, index: str, body: Mapping[str, Any]) -> list[Hit]: ...
-
-    @abstractmethod
-    def refresh(self, index: str) -> None: ...
-
-    @abstractmethod
-    def close(self) -> None: ...
-
-
-class ClientEngine(SearchEngine):
-    """What both adapters share: calls whose request shape is the same for both
-    clients, with the client's errors translated into ours."""
+    """Both clients take the same requests with `body=`; what differs is how the
+    client is made and which exceptions it raises (`_translate`)."""
 
     _client: Any
 
@@ -80,42 +91,89 @@ class ClientEngine(SearchEngine):
             raise ours from exc
 
     def health(self) -> str:
+        """Cluster health colour; raises EngineUnavailable when it does not answer."""
         return str(self._call(lambda: self._client.cluster.health())["status"])
 
-    def search(self, index: str, body: Mapping[str, Any]) -> list[Hit]:
+    def put_component_template(self, name: str, body: Mapping[str, Any]) -> None:
+        self._call(lambda: self._client.cluster.put_component_template(name=name, body=body))
+
+    def put_index_template(self, name: str, body: Mapping[str, Any]) -> None:
+        self._call(lambda: self._client.indices.put_index_template(name=name, body=body))
+
+    def alias_indices(self, alias: str) -> dict[str, bool]:
+        """The indices behind an alias, each with whether it is the write index;
+        empty if there is no such alias."""
+        if not self._call(lambda: bool(self._client.indices.exists_alias(name=alias))):
+            return {}
+        found = self._call(lambda: self._client.indices.get_alias(name=alias))
+        return {
+            index: bool(spec["aliases"][alias].get("is_write_index", len(found) == 1))
+            for index, spec in found.items()
+        }
+
+    def index_exists(self, name: str) -> bool:
+        return bool(self._call(lambda: self._client.indices.exists(index=name)))
+
+    def create_index(self, name: str, body: Mapping[str, Any]) -> bool:
+        """Create an index; False if it already existed."""
+        try:
+            self._call(lambda: self._client.indices.create(index=name, body=body))
+        except DocumentRejected as exc:
+            if "resource_already_exists_exception" in str(exc):
+                return False
+            raise
+        return True
+
+    def rollover(self, alias: str, conditions: Mapping[str, Any]) -> tuple[bool, str, str]:
+        """Roll the alias over to a new write index if a condition is met:
+        (rolled over, old index, new index)."""
+        response = self._call(
+            lambda: self._client.indices.rollover(alias=alias, body={"conditions": conditions})
+        )
+        return bool(response["rolled_over"]), response["old_index"], response["new_index"]
+
+    def bulk_index(
+        self, index: str, documents: Sequence[tuple[str, Mapping[str, Any]]]
+    ) -> list[BulkItem]:
+        """Index (create or replace) documents by id in one request."""
+        operations: list[Mapping[str, Any]] = []
+        for doc_id, document in documents:
+            operations.append({"index": {"_index": index, "_id": doc_id}})
+            operations.append(document)
+        response = self._call(lambda: self._client.bulk(body=operations))
+        items = []
+        for item in response["items"]:
+            result = item["index"]
+            error = result.get("error")
+            items.append(
+                BulkItem(
+                    id=str(result["_id"]),
+                    status=int(result["status"]),
+                    error=_error_text(error) if error else None,
+                )
+            )
+        return items
+
+    def search(self, index: str, body: Mapping[str, Any]) -> SearchResult:
         response = self._call(lambda: self._client.search(index=index, body=dict(body)))
-        return [
-            Hit(id=h["_id"], score=h.get("_score"), source=h["_source"])
-            for h in response["hits"]["hits"]
-        ]
+        total = response["hits"]["total"]
+        return SearchResult(
+            hits=[
+                Hit(id=h["_id"], score=h.get("_score"), source=h["_source"], index=h["_index"])
+                for h in response["hits"]["hits"]
+            ],
+            total=int(total["value"] if isinstance(total, Mapping) else total),
+            aggregations=response.get("aggregations", {}),
+        )
 
     def refresh(self, index: str) -> None:
         self._call(lambda: self._client.indices.refresh(index=index))
 
+    def delete_index(self, name: str) -> None:
+        self._call(lambda: self._client.indices.delete(index=name, ignore_unavailable=True))
+
     def close(self) -> None:
         self._client.close()
-
-
-def articles_index_body(settings: Settings) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads(
-        Path(settings.config_dir, "search", "articles.json").read_text(encoding="utf-8")
-    )
-    return body
-
-
-def text_query(text: str, size: int = 10) -> dict[str, Any]:
-    """A user's query string over the article text; every word must match."""
-    return {
-        "size": size,
-        "query": {
-            "simple_query_string": {
-                "query": text,
-                "fields": ["title^2", "summary", "body"],
-                "default_operator": "and",
-            }
-        },
-        "sort": ["_score", {"published_at": {"order": "desc", "missing": "_last"}}],
-    }
 
 
 def connect(settings: Settings) -> SearchEngine:

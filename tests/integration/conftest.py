@@ -170,7 +170,7 @@ def engine(shared_stack: Stack) -> Iterator[SearchEngine]:
 def indexed(engine: SearchEngine, index: str, query: dict[str, Any]) -> list[Any]:
     try:
         engine.refresh(index)
-        return engine.search(index, {"query": query, "size": 100})
+        return engine.search(index, {"query": query, "size": 100}).hits
     except Exception:  # the index appears with the first article
         return []
 

@@ -1,0 +1,129 @@
+"""Index templates, the write alias and rollover: what `vigie es setup` does.
+
+The articles live in indices `<alias>-000001`, `<alias>-000002`, ... behind one
+alias (VIGIE_INDEX_ARTICLES, default `news-articles`): searches read the alias,
+writes go to its write index. Vigie rolls it over itself, through the rollover
+API both engines have, when the write index is old, large or full enough.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.search.engine import SearchEngine
+from vigie.settings import Settings
+
+# Language of the article -> the engine's analyzer for it (analysis-common has them all).
+ANALYZERS = {
+    "fr": "french",
+    "en": "english",
+    "es": "spanish",
+    "de": "german",
+    "it": "italian",
+    "pt": "portuguese",
+    "nl": "dutch",
+    "sv": "swedish",
+    "ru": "russian",
+    "uk": "standard",
+    "ar": "arabic",
+    "fa": "persian",
+    "tr": "turkish",
+    "zh": "cjk",
+    "ja": "cjk",
+    "ko": "cjk",
+}
+TEXT_FIELDS = ("title", "summary", "body")
+
+
+class SetupError(RuntimeError):
+    """The engine holds something that is in the way (the message says what)."""
+
+
+@dataclass(frozen=True)
+class Names:
+    alias: str
+
+    @property
+    def template(self) -> str:
+        return f"{self.alias}-template"
+
+    @property
+    def mappings(self) -> str:
+        return f"{self.alias}-mappings"
+
+    @property
+    def settings(self) -> str:
+        return f"{self.alias}-settings"
+
+    @property
+    def first_index(self) -> str:
+        return f"{self.alias}-000001"
+
+
+def articles_body(config_dir: Path) -> dict[str, Any]:
+    """Settings and mappings of the articles indices, with one `i18n.<lang>`
+    object of language-analysed text fields per language in ANALYZERS."""
+    body: dict[str, Any] = json.loads(
+        (config_dir / "search" / "articles.json").read_text(encoding="utf-8")
+    )
+    body.pop("_comment", None)
+    mappings = copy.deepcopy(body["mappings"])
+    mappings["properties"]["i18n"] = {
+        "properties": {
+            language: {
+                "properties": {name: {"type": "text", "analyzer": analyzer} for name in TEXT_FIELDS}
+            }
+            for language, analyzer in ANALYZERS.items()
+        }
+    }
+    return {"settings": body["settings"], "mappings": mappings}
+
+
+def setup(engine: SearchEngine, settings: Settings) -> list[str]:
+    """Templates, then the first index behind the write alias if there is none.
+    Idempotent; returns what it did."""
+    names = Names(settings.index_articles)
+    body = articles_body(settings.config_dir)
+    engine.put_component_template(names.settings, {"template": {"settings": body["settings"]}})
+    engine.put_component_template(names.mappings, {"template": {"mappings": body["mappings"]}})
+    engine.put_index_template(
+        names.template,
+        {
+            "index_patterns": [f"{names.alias}-*"],
+            "composed_of": [names.settings, names.mappings],
+            "priority": 200,
+            "_meta": {"managed_by": "vigie"},
+        },
+    )
+    done = [f"templates {names.template} ({names.settings}, {names.mappings})"]
+    if engine.alias_indices(names.alias):
+        return [*done, f"alias {names.alias} exists"]
+    if engine.index_exists(names.alias):
+        raise SetupError(
+            f"`{names.alias}` is an index, not an alias (made by an older Vigie?): "
+            f"reindex it into {names.first_index} or delete it, then run `vigie es setup`"
+        )
+    created = engine.create_index(
+        names.first_index, {"aliases": {names.alias: {"is_write_index": True}}}
+    )
+    return [*done, f"index {names.first_index} behind alias {names.alias}" if created else ""]
+
+
+def rollover_conditions(settings: Settings) -> dict[str, Any]:
+    return {
+        "max_age": settings.rollover_max_age,
+        "max_docs": settings.rollover_max_docs,
+        "max_size": settings.rollover_max_size,
+    }
+
+
+def rollover(engine: SearchEngine, settings: Settings, force: bool = False) -> str | None:
+    """Roll the alias over when a condition is met (always with force); the new
+    write index's name if it did."""
+    conditions = {} if force else rollover_conditions(settings)
+    rolled, _, new_index = engine.rollover(settings.index_articles, conditions)
+    return new_index if rolled else None
