@@ -58,6 +58,10 @@ def create_app(
         topic_partitions=settings.topic_partitions,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        # Do not wait on shutdown for events that are not acked: while the engine is
+        # down the `index` batch never will be. They stay uncommitted and are read
+        # again after the restart.
+        stream_wait_empty=False,
     )
     raw = app.topic(settings.topic_raw, key_serializer="raw", value_serializer="raw")
     enriched = app.topic(settings.topic_enriched, key_serializer="raw", value_serializer="raw")

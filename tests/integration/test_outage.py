@@ -1,0 +1,84 @@
+"""The search engine goes down mid-stream: nothing is lost, nothing is doubled.
+
+This stops and restarts the shared local engine, so it lives in its own module,
+which runs after the others in this folder."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from pipeline.search.engine import connect
+from tests.integration.conftest import Stack, indexed, wait_for
+from tests.integration.test_search import _article
+from vigie import services
+from vigie.settings import Settings
+
+
+@pytest.fixture
+def search_service() -> Iterator[services.Service]:
+    service = next(s for s in services.local_services(Settings()) if "search" in s.name)
+    yield service
+    services.start(service)  # whatever happened, leave it up for what follows
+
+
+def _retries(stack: Stack) -> float:
+    for line in httpx.get(stack.url("/metrics"), timeout=5).text.splitlines():
+        if line.startswith("vigie_index_retries_total "):
+            return float(line.split()[1])
+    return 0.0
+
+
+def test_engine_outage_loses_nothing_and_doubles_nothing(
+    stack: Stack, search_service: services.Service
+) -> None:
+    alias = stack.settings.index_articles
+    before = [
+        _article(f"https://before.example/{n}", "Avant", f"Article {n}.", "fr") for n in range(5)
+    ]
+    during = [
+        _article(f"https://during.example/{n}", "Pendant", f"Article {n}.", "fr") for n in range(10)
+    ]
+    topic = stack.settings.topic_enriched
+
+    worker = stack.start_worker()
+    stack.produce(topic, [a.model_dump_json().encode() for a in before])
+    engine = connect(stack.settings)
+    try:
+        wait_for(
+            "the first articles",
+            lambda: len(indexed(engine, alias, {"match_all": {}})) == 5 or None,
+        )
+    finally:
+        engine.close()
+
+    assert services.stop(search_service) == f"{search_service.name}: stopped"
+    stack.produce(topic, [a.model_dump_json().encode() for a in during])
+    wait_for("the worker to retry", lambda: _retries(stack) > 0 or None, timeout=60)
+    assert worker.poll() is None, "the worker must wait for the engine, not stop"
+
+    # Stopped while the engine is down: its batch must not have been committed.
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=60) == 0, stack.worker_log(0)
+
+    services.start(search_service)
+    again = stack.start_worker()
+    engine = connect(stack.settings)
+    try:
+        hits = wait_for(
+            "every article after the outage",
+            lambda: ((h := indexed(engine, alias, {"match_all": {}})) and len(h) >= 15 and h) or None,
+            timeout=120,
+        )
+        time.sleep(2)  # anything doubled would show up now
+        hits = indexed(engine, alias, {"match_all": {}})
+        total = engine.search(alias, {"query": {"match_all": {}}, "size": 0}).total
+    finally:
+        engine.close()
+    assert sorted(hit.id for hit in hits) == sorted(a.id for a in before + during)
+    assert total == 15
+    assert again.poll() is None
