@@ -37,7 +37,7 @@ def _article(
         title=title,
         body=body,
         language=language,
-        tags=tuple(Tag(id=i, label=label, kind=kind) for i, label, kind in tags),  # type: ignore[arg-type]
+        tags=tuple(Tag(id=i, label=label, kind=kind) for i, label, kind in tags),
         published_at=published,
         fetched_at=datetime(2025, 3, 1, tzinfo=UTC),
     )
