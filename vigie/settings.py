@@ -67,7 +67,7 @@ class Settings(BaseSettings):
 
     app_id: str = "vigie"
     web_host: str = "127.0.0.1"
-    web_port: int = Field(default=6066, ge=0, le=65535)
+    web_port: int = Field(default=6066, ge=1, le=65535)
     log_level: str = "INFO"
     config_dir: Path = REPO_ROOT / "config"
 

@@ -159,7 +159,12 @@ class SearchEngine(ABC):
         total = response["hits"]["total"]
         return SearchResult(
             hits=[
-                Hit(id=h["_id"], score=h.get("_score"), source=h["_source"], index=h["_index"])
+                Hit(
+                    id=h["_id"],
+                    score=h.get("_score"),
+                    source=h.get("_source", {}),
+                    index=h["_index"],
+                )
                 for h in response["hits"]["hits"]
             ],
             total=int(total["value"] if isinstance(total, Mapping) else total),
