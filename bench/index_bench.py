@@ -29,7 +29,7 @@ from pipeline.search.documents import to_document
 from pipeline.search.engine import connect
 from pipeline.search.templates import setup
 from vigie.article import Article, Source, article_id
-from vigie.settings import Settings
+from vigie.settings import Settings, private_environment, settings_for
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -81,26 +81,10 @@ def bulk_against_single(docs: int) -> list[tuple[str, float]]:
     return rows
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def end_to_end(rate: float, seconds: float) -> list[float]:
     tag = uuid.uuid4().hex[:8]
-    env = {
-        "VIGIE_TOPIC_RAW": f"bench.{tag}.raw",
-        "VIGIE_TOPIC_ENRICHED": f"bench.{tag}.enriched",
-        "VIGIE_TOPIC_DLQ": f"bench.{tag}.dlq",
-        "VIGIE_INDEX_ARTICLES": f"bench-{tag}-articles",
-        "VIGIE_APP_ID": f"vigie-bench-{tag}",
-        "VIGIE_WEB_PORT": str(_free_port()),
-        "VIGIE_LOG_LEVEL": "WARNING",
-    }
-    settings = Settings(**{k.removeprefix("VIGIE_").lower(): v for k, v in env.items()})  # type: ignore[arg-type]
+    env = {**private_environment("bench"), "VIGIE_LOG_LEVEL": "WARNING"}
+    settings = settings_for(env)
     log = tempfile.NamedTemporaryFile(prefix="vigie-bench-worker-", suffix=".log", delete=False)  # noqa: SIM115
     worker = subprocess.Popen(
         [str(Path(sys.executable).parent / "vigie"), "worker"],

@@ -102,3 +102,30 @@ def environment_names() -> set[str]:
 
 def load_settings() -> Settings:
     return Settings()
+
+
+def private_environment(purpose: str) -> dict[str, str]:
+    """Environment giving one process its own topics, index alias, consumer group
+    and web port on shared services: for tests and benchmarks, which must not
+    see each other's data."""
+    import socket
+    import uuid
+
+    tag = uuid.uuid4().hex[:10]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return {
+        "VIGIE_TOPIC_RAW": f"{purpose}.{tag}.raw",
+        "VIGIE_TOPIC_ENRICHED": f"{purpose}.{tag}.enriched",
+        "VIGIE_TOPIC_DLQ": f"{purpose}.{tag}.dlq",
+        "VIGIE_INDEX_ARTICLES": f"{purpose}-{tag}-articles",
+        "VIGIE_APP_ID": f"vigie-{purpose}-{tag}",
+        "VIGIE_WEB_PORT": str(port),
+    }
+
+
+def settings_for(environment: dict[str, str]) -> Settings:
+    """The settings a process started with `environment` (VIGIE_* names) will read."""
+    overrides = {k.removeprefix("VIGIE_").lower(): v for k, v in environment.items()}
+    return Settings.model_validate({**Settings().model_dump(), **overrides})

@@ -7,11 +7,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +21,7 @@ from kafka import KafkaConsumer, KafkaProducer
 
 from pipeline.search.engine import SearchEngine, connect
 from vigie import services
-from vigie.settings import Settings
+from vigie.settings import Settings, private_environment, settings_for
 
 VIGIE = str(Path(sys.executable).parent / "vigie")
 T = TypeVar("T")
@@ -55,12 +53,6 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60.0) ->
         time.sleep(0.5)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Stack:
     """Per-test topic, index and consumer-group names on the shared real services."""
@@ -72,18 +64,8 @@ class Stack:
 
     @classmethod
     def create(cls, logs: Path) -> Stack:
-        tag = uuid.uuid4().hex[:10]
-        env = {
-            "VIGIE_TOPIC_RAW": f"test.{tag}.raw",
-            "VIGIE_TOPIC_ENRICHED": f"test.{tag}.enriched",
-            "VIGIE_TOPIC_DLQ": f"test.{tag}.dlq",
-            "VIGIE_INDEX_ARTICLES": f"test-{tag}-articles",
-            "VIGIE_APP_ID": f"vigie-test-{tag}",
-            "VIGIE_WEB_PORT": str(_free_port()),
-            "VIGIE_TOPIC_PARTITIONS": "2",
-        }
-        overrides: dict[str, Any] = {k.removeprefix("VIGIE_").lower(): v for k, v in env.items()}
-        return cls(settings=Settings(**overrides), env=env, logs=logs)
+        env = {**private_environment("test"), "VIGIE_TOPIC_PARTITIONS": "2"}
+        return cls(settings=settings_for(env), env=env, logs=logs)
 
     def run(self, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
