@@ -13,7 +13,12 @@ from vigie.settings import Settings
 
 def ensure_topics(settings: Settings, replication_factor: int = 1) -> list[str]:
     """Create missing topics; return the names it created."""
-    wanted = [settings.topic_raw, settings.topic_enriched, settings.topic_dlq]
+    wanted = [
+        settings.topic_raw,
+        settings.topic_enriched,
+        settings.topic_dlq,
+        settings.topic_alerts,
+    ]
     admin = KafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap_servers.split(","), request_timeout_ms=10000
     )

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # The alias searches read and the worker writes to; indices behind it are
     # <alias>-000001, -000002, ... rolled over by Vigie when one condition is met.
     index_articles: str = "news-articles"
+    index_alert_rules: str = "vigie-alert-rules"
+    index_deliveries: str = "vigie-deliveries"
+    topic_alerts: str = "news.alerts"
     rollover_max_age: str = "30d"
     rollover_max_docs: int = Field(default=5_000_000, ge=1)
     rollover_max_size: str = "25gb"

@@ -9,6 +9,7 @@ from elasticsearch import Elasticsearch
 from pipeline.search.engine import (
     DocumentRejected,
     EngineUnavailable,
+    NotFound,
     SearchEngine,
     SearchEngineError,
 )
@@ -21,6 +22,8 @@ def translate(exc: Exception) -> SearchEngineError | None:
         status = exc.meta.status
         if status == 429 or status >= 500:
             return EngineUnavailable(f"elasticsearch answered {status}: {exc.message}")
+        if status == 404:
+            return NotFound(f"elasticsearch answered 404: {exc.message}")
         return DocumentRejected(f"elasticsearch answered {status}: {exc.message} {exc.body}")
     if isinstance(exc, elastic_transport.TransportError):
         return EngineUnavailable(f"elasticsearch unreachable: {exc}")

@@ -30,12 +30,17 @@ class DocumentRejected(SearchEngineError):
     """Permanent for this request: the engine refused it (mapping, size, ...)."""
 
 
+class NotFound(DocumentRejected):
+    """404: no such document or index."""
+
+
 @dataclass(frozen=True)
 class Hit:
     id: str
     score: float | None
     source: Mapping[str, Any]
     index: str = ""
+    fields: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -154,6 +159,30 @@ class SearchEngine(ABC):
             )
         return items
 
+    def put_document(
+        self, index: str, doc_id: str, document: Mapping[str, Any], wait: bool = False
+    ) -> None:
+        """Create or replace one document; with `wait`, return once searches see it."""
+        refresh = "wait_for" if wait else "false"
+        self._call(
+            lambda: self._client.index(index=index, id=doc_id, body=document, refresh=refresh)
+        )
+
+    def get_document(self, index: str, doc_id: str) -> dict[str, Any] | None:
+        try:
+            found = self._call(lambda: self._client.get(index=index, id=doc_id))
+        except NotFound:
+            return None
+        return dict(found["_source"])
+
+    def delete_document(self, index: str, doc_id: str, wait: bool = False) -> bool:
+        refresh = "wait_for" if wait else "false"
+        try:
+            self._call(lambda: self._client.delete(index=index, id=doc_id, refresh=refresh))
+        except NotFound:
+            return False
+        return True
+
     def search(self, index: str, body: Mapping[str, Any]) -> SearchResult:
         response = self._call(lambda: self._client.search(index=index, body=dict(body)))
         total = response["hits"]["total"]
@@ -164,6 +193,7 @@ class SearchEngine(ABC):
                     score=h.get("_score"),
                     source=h.get("_source", {}),
                     index=h["_index"],
+                    fields=h.get("fields", {}),
                 )
                 for h in response["hits"]["hits"]
             ],

@@ -8,6 +8,7 @@ from opensearchpy import exceptions as os_errors
 from pipeline.search.engine import (
     DocumentRejected,
     EngineUnavailable,
+    NotFound,
     SearchEngine,
     SearchEngineError,
 )
@@ -21,6 +22,8 @@ def translate(exc: Exception) -> SearchEngineError | None:
         status = exc.status_code
         if not isinstance(status, int) or status == 429 or status >= 500:
             return EngineUnavailable(f"opensearch answered {status}: {exc.error}")
+        if status == 404:
+            return NotFound(f"opensearch answered 404: {exc.error}")
         return DocumentRejected(f"opensearch answered {status}: {exc.error} {exc.info}")
     if isinstance(exc, os_errors.OpenSearchException):
         return SearchEngineError(f"opensearch client: {exc}")

@@ -1,0 +1,1 @@
+"""Alerting: rules matched by the percolator, webhooks delivered once."""

@@ -1,0 +1,171 @@
+"""Alert rules: what a rule is, how it is validated, and the query it stands for.
+
+A rule's query is an `ArticleQuery` (pipeline/search/query.py), the same that
+`vigie search` runs, so a rule means exactly what the same search means.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+
+from pipeline.search.query import ArticleQuery
+
+_RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class RuleError(ValueError):
+    """A rule is invalid; `errors` names each field with what is wrong."""
+
+    def __init__(self, source: str, errors: list[dict[str, str]]) -> None:
+        self.errors = errors
+        listed = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        super().__init__(f"{source}: {listed}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RuleQuery(_Strict):
+    text: str | None = None
+    all_tags: tuple[str, ...] = ()
+    any_tags: tuple[str, ...] = ()
+    entities: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()  # any of these words or phrases
+
+    def article_query(self) -> ArticleQuery:
+        text = self.text
+        if self.keywords:
+            phrases = " | ".join(f'"{k}"' for k in self.keywords)
+            text = f"({text}) ({phrases})" if text else phrases
+        return ArticleQuery(
+            text=text,
+            all_tags=self.all_tags,
+            any_tags=self.any_tags,
+            entities=self.entities,
+            languages=self.languages,
+            sources=self.sources,
+        )
+
+    def is_empty(self) -> bool:
+        return not any(
+            (
+                self.text,
+                self.all_tags,
+                self.any_tags,
+                self.entities,
+                self.languages,
+                self.sources,
+                self.keywords,
+            )
+        )
+
+
+class Destination(_Strict):
+    url: HttpUrl
+    secret: SecretStr | None = None
+    format: Literal["generic", "slack"] = "generic"
+
+
+class AlertRule(_Strict):
+    id: str
+    name: str = ""
+    enabled: bool = True
+    query: RuleQuery
+    destinations: tuple[Destination, ...] = Field(min_length=1)
+    # At most one call per destination in this window; matches in between are
+    # recorded as throttled (0: no throttle).
+    throttle_seconds: float = Field(default=0.0, ge=0)
+    # Collect the matches of this window into one call (0: one call per match).
+    digest_seconds: float = Field(default=0.0, ge=0)
+    # Do not fire again for a near-duplicate of an article the rule fired on.
+    suppress_duplicates: bool = True
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not _RULE_ID.match(value):
+            raise ValueError(
+                "lower-case letters, digits, - and _ (at most 64), starting with a letter or digit"
+            )
+        return value
+
+    @field_validator("query")
+    @classmethod
+    def _query(cls, value: RuleQuery) -> RuleQuery:
+        if value.is_empty():
+            raise ValueError("a rule needs at least one condition (text, tags, entities, ...)")
+        return value
+
+    def public(self) -> dict[str, Any]:
+        """The rule as the API shows it: secrets masked."""
+        data = self.model_dump(mode="json")
+        for destination in data["destinations"]:
+            if destination.get("secret"):
+                destination["secret"] = "********"  # noqa: S105 (a mask, not a password)
+        return data
+
+    def stored(self) -> dict[str, Any]:
+        """The rule as stored (secrets in clear: the rules index is Vigie's own)."""
+        data = self.model_dump(mode="json")
+        for mine, destination in zip(self.destinations, data["destinations"], strict=True):
+            destination["secret"] = mine.secret.get_secret_value() if mine.secret else None
+        return data
+
+
+def parse_rule(data: Any, source: str = "rule") -> AlertRule:
+    try:
+        return AlertRule.model_validate(data)
+    except ValidationError as exc:
+        errors = [
+            {"field": ".".join(str(p) for p in error["loc"]) or "rule", "message": error["msg"]}
+            for error in exc.errors()
+        ]
+        raise RuleError(source, errors) from exc
+
+
+def load_rules(path: Path) -> tuple[list[AlertRule], list[RuleError]]:
+    """Rules of a YAML file (a list under `rules:`); invalid ones are returned as
+    errors naming the rule and the field, and the valid ones still load."""
+    if not path.exists():
+        return [], []
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        return [], [RuleError(str(path), [{"field": "file", "message": str(exc)}])]
+    entries = data.get("rules", []) if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        return [], [
+            RuleError(str(path), [{"field": "rules", "message": "expected a list of rules"}])
+        ]
+    rules, errors, seen = [], [], set()
+    for position, entry in enumerate(entries):
+        name = entry.get("id", f"#{position}") if isinstance(entry, dict) else f"#{position}"
+        try:
+            rule = parse_rule(entry, f"{path}: rule {name}")
+        except RuleError as exc:
+            errors.append(exc)
+            continue
+        if rule.id in seen:
+            errors.append(
+                RuleError(f"{path}: rule {name}", [{"field": "id", "message": "used twice"}])
+            )
+            continue
+        seen.add(rule.id)
+        rules.append(rule)
+    return rules, errors

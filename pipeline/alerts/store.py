@@ -1,0 +1,96 @@
+"""Rules live as percolator queries in their own index, beside the fields of the
+articles mapping, so the engine matches articles against every rule at once."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.alerts.rules import AlertRule, parse_rule
+from pipeline.search.documents import to_document
+from pipeline.search.engine import SearchEngine
+from pipeline.search.templates import articles_body
+from vigie.article import Article
+from vigie.settings import Settings
+
+
+@dataclass(frozen=True)
+class RuleMatch:
+    rule: AlertRule
+    article: Article
+
+
+class RuleStore:
+    def __init__(self, engine: SearchEngine, settings: Settings) -> None:
+        self._engine = engine
+        self._index = settings.index_alert_rules
+        self._config_dir = settings.config_dir
+
+    def setup(self) -> bool:
+        """The rules index: the articles' fields (the percolator needs their types),
+        the query, and the rule itself, stored but not indexed."""
+        mappings = copy.deepcopy(articles_body(self._config_dir)["mappings"])
+        mappings["properties"].update(
+            {
+                "query": {"type": "percolator"},
+                "rule_id": {"type": "keyword"},
+                "rule_enabled": {"type": "boolean"},
+                "rule": {"type": "object", "enabled": False},
+            }
+        )
+        body = {"settings": {"number_of_shards": 1, "number_of_replicas": 0}, "mappings": mappings}
+        if self._engine.index_exists(self._index):
+            return False
+        return self._engine.create_index(self._index, body)
+
+    def put(self, rule: AlertRule) -> None:
+        """Create or replace a rule; searches (and so matching) see it on return."""
+        document = {
+            "query": rule.query.article_query().to_query(),
+            "rule_id": rule.id,
+            "rule_enabled": rule.enabled,
+            "rule": rule.stored(),
+        }
+        self._engine.put_document(self._index, rule.id, document, wait=True)
+
+    def get(self, rule_id: str) -> AlertRule | None:
+        found = self._engine.get_document(self._index, rule_id)
+        return parse_rule(found["rule"]) if found else None
+
+    def delete(self, rule_id: str) -> bool:
+        return self._engine.delete_document(self._index, rule_id, wait=True)
+
+    def all(self) -> list[AlertRule]:
+        result = self._engine.search(
+            self._index, {"query": {"match_all": {}}, "size": 10_000, "sort": ["rule_id"]}
+        )
+        return [parse_rule(hit.source["rule"]) for hit in result.hits]
+
+    def match(self, articles: Sequence[Article]) -> list[RuleMatch]:
+        """Every (enabled rule, article) pair where the rule's query matches, in one
+        percolate request for the whole batch."""
+        if not articles:
+            return []
+        documents: list[dict[str, Any]] = [to_document(a) for a in articles]
+        result = self._engine.search(
+            self._index,
+            {
+                "size": 10_000,
+                "query": {
+                    "bool": {
+                        "must": {"percolate": {"field": "query", "documents": documents}},
+                        "filter": {"term": {"rule_enabled": True}},
+                    }
+                },
+                "_source": ["rule"],
+            },
+        )
+        matches: list[RuleMatch] = []
+        for hit in result.hits:
+            rule = parse_rule(hit.source["rule"])
+            # One document is percolated without the slot field (ES/OpenSearch both).
+            slots = hit.fields.get("_percolator_document_slot", [0])
+            matches.extend(RuleMatch(rule, articles[slot]) for slot in slots)
+        return matches
