@@ -22,6 +22,7 @@ from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from pydantic import ValidationError
 
+from pipeline.batching import EventBatch
 from pipeline.deadletter import dead_letter
 from pipeline.duplicates import DuplicateIndex
 from pipeline.enrich import Enricher
@@ -134,7 +135,12 @@ def create_app(
     async def reject(event: Any, reason: str) -> None:
         await send_dead_letter(event, "index", reason)
 
-    indexer = BulkIndexer(engine, settings, reject, count_indexed)
+    to_index: EventBatch[Article] = EventBatch(
+        BulkIndexer(engine, settings, reject, count_indexed),
+        settings.bulk_max_docs,
+        settings.bulk_max_bytes,
+        settings.bulk_max_wait_seconds,
+    )
 
     @app.agent(enriched, name="index")
     async def index(stream: Any) -> None:
@@ -146,10 +152,10 @@ def create_app(
                 await send_dead_letter(event, "index", f"not a valid article: {_brief(exc)}")
                 event.ack()
                 continue
-            await indexer.add(event, article)
+            await to_index.add(event, article, len(event.value))
 
     async def flush_waiting_batch() -> None:
-        await indexer.flush_if_waiting()
+        await to_index.flush_if_waiting()
 
     async def roll_over() -> None:
         try:
