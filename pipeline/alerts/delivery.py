@@ -1,0 +1,192 @@
+"""Webhook delivery: payloads, signatures, retries, and a record of every attempt.
+
+A receiver verifies `X-Vigie-Signature: sha256=<hex>`, the HMAC-SHA256 with the
+destination's secret of `<X-Vigie-Timestamp>.<raw body>`, and rejects timestamps
+too far from its clock (replays). `Idempotency-Key` is the same for every
+attempt of one delivery: a receiver that keeps the keys it has seen never acts
+twice, even when Vigie, stopped between the receiver's 200 and its own record,
+sends again after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict
+
+from pipeline.alerts.rules import AlertRule, Destination
+from vigie.article import Article
+
+RETRY_STATUSES = frozenset({408, 429})
+_MAX_RETRY_AFTER = 300.0
+
+
+class AlertMessage(BaseModel):
+    """One match of a rule on an article, as it travels on news.alerts."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    alert_id: str
+    rule_id: str
+    article: dict[str, Any]
+    matched_at: datetime
+
+    @classmethod
+    def of(cls, rule: AlertRule, article: Article) -> AlertMessage:
+        return cls(
+            alert_id=alert_id(rule.id, article.id),
+            rule_id=rule.id,
+            article=article_summary(article),
+            matched_at=datetime.now(UTC),
+        )
+
+
+def alert_id(rule_id: str, article_id: str) -> str:
+    return hashlib.sha256(f"{rule_id}\n{article_id}".encode()).hexdigest()[:32]
+
+
+def article_summary(article: Article) -> dict[str, Any]:
+    return {
+        "id": article.id,
+        "title": article.title,
+        "url": article.canonical_url,
+        "language": article.language,
+        "published_at": article.published_at.isoformat() if article.published_at else None,
+        "source": article.source.name or article.source.feed_id,
+        "tags": [{"id": t.id, "label": t.label, "kind": t.kind} for t in article.tags],
+        "entities": sorted({e.name for e in article.entities if e.type != "MISC"}),
+        "duplicate_of": article.duplicate_of,
+    }
+
+
+def payload(rule: AlertRule, destination: Destination, alerts: Sequence[AlertMessage]) -> bytes:
+    articles = [a.article for a in alerts]
+    if destination.format == "slack":
+        lines = [f"*Vigie — {rule.name or rule.id}*: {len(articles)} article(s)"]
+        for a in articles:
+            tags = ", ".join(t["label"] for t in a["tags"][:6])
+            lines.append(f"• <{a['url']}|{a['title'] or a['url']}> ({a['language']}) {tags}")
+        body: dict[str, Any] = {"text": "\n".join(lines)}
+    else:
+        body = {
+            "rule": {"id": rule.id, "name": rule.name},
+            "alerts": [
+                {
+                    "alert_id": a.alert_id,
+                    "matched_at": a.matched_at.isoformat(),
+                    "article": a.article,
+                }
+                for a in alerts
+            ],
+            "sent_at": datetime.now(UTC).isoformat(),
+        }
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
+        except (TypeError, ValueError):
+            return None
+    return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
+
+
+Record = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+async def deliver(
+    client: httpx.AsyncClient,
+    rule: AlertRule,
+    destination: Destination,
+    alerts: Sequence[AlertMessage],
+    record: Record,
+    max_attempts: int = 6,
+    backoff: float = 1.0,
+) -> str | None:
+    """POST the alerts to one destination, retrying what may pass later. None when
+    delivered, else why it failed for good. Every attempt goes to `record`."""
+    body = payload(rule, destination, alerts)
+    key = (
+        alerts[0].alert_id
+        if len(alerts) == 1
+        else alert_id(rule.id, ",".join(a.alert_id for a in alerts))
+    )
+    base = {
+        "delivery_id": key,
+        "rule_id": rule.id,
+        "destination": str(destination.url),
+        "article_ids": [a.article["id"] for a in alerts],
+    }
+    delay = backoff
+    for attempt in range(1, max_attempts + 1):
+        timestamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Vigie/0.1 (alerts)",
+            "Idempotency-Key": key,
+            "X-Vigie-Timestamp": timestamp,
+        }
+        if destination.secret:
+            headers["X-Vigie-Signature"] = signature(
+                destination.secret.get_secret_value(), timestamp, body
+            )
+        started = time.monotonic()
+        wait: float | None = None
+        try:
+            response = await client.post(str(destination.url), content=body, headers=headers)
+            status: int | None = response.status_code
+            error = None if response.is_success else f"HTTP {status}"
+            retryable = status in RETRY_STATUSES or (status or 0) >= 500
+            wait = retry_after(response.headers.get("Retry-After"))
+        except httpx.TimeoutException as exc:
+            status, error, retryable = None, f"timeout: {exc.__class__.__name__}", True
+        except httpx.TransportError as exc:
+            status, error, retryable = None, f"connection: {exc}", True
+        latency = round((time.monotonic() - started) * 1000, 1)
+        outcome = (
+            "delivered"
+            if error is None
+            else "retry"
+            if retryable and attempt < max_attempts
+            else "failed"
+        )
+        await record(
+            {
+                **base,
+                "attempt": attempt,
+                "status": outcome,
+                "http_status": status,
+                "error": error,
+                "latency_ms": latency,
+            }
+        )
+        if error is None:
+            return None
+        if not retryable:
+            return f"{error}, not retried"
+        if attempt == max_attempts:
+            return f"{error} after {attempt} attempts"
+        await asyncio.sleep(wait if wait is not None else delay * random.uniform(0.5, 1.0))  # noqa: S311
+        delay = min(delay * 2, 60.0)
+    return "no attempt made"
