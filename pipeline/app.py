@@ -22,12 +22,21 @@ from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from pydantic import ValidationError
 
+from pipeline.alerts import api as alerts_api
+from pipeline.alerts.delivery import AlertMessage
+from pipeline.alerts.dispatch import Dispatcher
+from pipeline.alerts.store import RuleMatch, RuleStore
 from pipeline.batching import EventBatch
 from pipeline.deadletter import dead_letter
 from pipeline.duplicates import DuplicateIndex
 from pipeline.enrich import Enricher
 from pipeline.indexing import BulkIndexer
-from pipeline.search.engine import SearchEngine, SearchEngineError
+from pipeline.search.engine import (
+    DocumentRejected,
+    EngineUnavailable,
+    SearchEngine,
+    SearchEngineError,
+)
 from pipeline.search.templates import rollover
 from vigie import logs
 from vigie.article import Article
@@ -36,6 +45,8 @@ from vigie.settings import Settings
 log = logs.get(__name__)
 
 ENRICHED = Counter("vigie_articles_enriched_total", "Articles enriched and sent on")
+MATCHES = Counter("vigie_rule_matches_total", "Matches of alert rules on articles")
+_BACKOFF_START, _BACKOFF_MAX = 0.5, 30.0
 DEAD_LETTERS = Counter("vigie_dead_letters_total", "Messages sent to the DLQ", ["stage"])
 
 
@@ -166,6 +177,80 @@ def create_app(
         if new_index:
             log.info("rolled_over", alias=settings.index_articles, new_index=new_index)
 
+    # Alerting: every enriched article is percolated against the rules (in batches),
+    # each match goes to news.alerts keyed by rule, and `deliver` calls the webhooks.
+    alerts = app.topic(settings.topic_alerts, key_serializer="raw", value_serializer="raw")
+    rules = RuleStore(engine, settings)
+    dispatcher = Dispatcher(
+        rules,
+        engine,
+        settings,
+        app.Table(
+            "alert_state", key_type=str, partitions=settings.topic_partitions, use_partitioner=True
+        ),
+        lambda event, reason: send_dead_letter(event, "deliver", reason),
+    )
+    alerts_api.register(app, rules, engine, settings)
+
+    async def percolate(articles: list[Article]) -> list[RuleMatch]:
+        delay = _BACKOFF_START
+        while True:
+            try:
+                return await asyncio.to_thread(rules.match, articles)
+            except EngineUnavailable as exc:
+                log.warning("rules_unavailable", error=str(exc), retry_in=round(delay, 2))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _BACKOFF_MAX)
+
+    async def match_rules(batch: list[tuple[Any, Article]]) -> None:
+        try:
+            matches = await percolate([article for _, article in batch])
+        except DocumentRejected:
+            # One article the engine cannot take (the index agent dead-letters it
+            # too) must not keep its batch neighbours from their alerts.
+            matches = []
+            for event, article in batch:
+                try:
+                    matches.extend(await percolate([article]))
+                except DocumentRejected as exc:
+                    await send_dead_letter(event, "match", f"cannot be matched: {exc}")
+        for match in matches:
+            message = AlertMessage.of(match.rule, match.article)
+            await alerts.send(key=match.rule.id.encode(), value=message.model_dump_json().encode())
+            MATCHES.inc()
+
+    to_match: EventBatch[Article] = EventBatch(
+        match_rules, settings.bulk_max_docs, settings.bulk_max_bytes, settings.bulk_max_wait_seconds
+    )
+
+    @app.agent(enriched, name="match")
+    async def match(stream: Any) -> None:
+        async for event in stream.noack().events():
+            try:
+                article = Article.model_validate_json(event.value)
+            except ValidationError:  # the index agent sends it to the DLQ
+                event.ack()
+                continue
+            await to_match.add(event, article, len(event.value))
+
+    @app.agent(alerts, name="deliver")
+    async def deliver(stream: Any) -> None:
+        # Manual acks: an auto-acked stream acks the event it was on when the
+        # worker stops, and a delivery cut short would never be sent again.
+        async for event in stream.noack().events():
+            try:
+                alert = AlertMessage.model_validate_json(event.value)
+            except ValidationError as exc:
+                await send_dead_letter(event, "deliver", f"not a valid alert: {_brief(exc)}")
+            else:
+                await dispatcher.handle(event, alert)
+            event.ack()
+
+    async def flush_waiting_matches() -> None:
+        await to_match.flush_if_waiting()
+
+    app.timer(interval=settings.bulk_max_wait_seconds / 2)(flush_waiting_matches)
+    app.timer(interval=1.0)(dispatcher.flush_digests)
     app.timer(interval=settings.bulk_max_wait_seconds / 2)(flush_waiting_batch)
     app.timer(interval=settings.rollover_check_seconds)(roll_over)
 

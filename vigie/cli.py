@@ -231,6 +231,7 @@ def worker(
     try:
         for line in setup(engine, settings):
             log.info("search_setup", done=line)
+        load_alert_rules(engine, settings)
     except SetupError as exc:
         raise _fail(str(exc)) from exc
     except SearchEngineError as exc:  # the index agent sets up once the engine answers
@@ -348,6 +349,28 @@ def search(
     if not hits:
         typer.echo(f"no article matches {query or 'the filters'!r}", err=True)
         sys.exit(1)
+
+
+def load_alert_rules(engine: object, settings: Settings) -> None:
+    """Rules index and deliveries index, and the rules of config/alerts.yaml (the
+    invalid ones are logged with file, rule and field; the valid ones load)."""
+    from pipeline.alerts.dispatch import DELIVERIES_MAPPING
+    from pipeline.alerts.rules import load_rules
+    from pipeline.alerts.store import RuleStore
+    from pipeline.search.engine import SearchEngine
+
+    assert isinstance(engine, SearchEngine)
+    log = logs.get("vigie.alerts")
+    store = RuleStore(engine, settings)
+    store.setup()
+    if not engine.index_exists(settings.index_deliveries):
+        engine.create_index(settings.index_deliveries, DELIVERIES_MAPPING)
+    rules, errors = load_rules(settings.config_dir / "alerts.yaml")
+    for error in errors:
+        log.error("alert_rule_invalid", reason=str(error))
+    for rule in rules:
+        store.put(rule)
+    log.info("alert_rules_loaded", count=len(rules), invalid=len(errors))
 
 
 def main() -> None:

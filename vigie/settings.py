@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     index_alert_rules: str = "vigie-alert-rules"
     index_deliveries: str = "vigie-deliveries"
     topic_alerts: str = "news.alerts"
+    # Webhooks: attempts per delivery (with exponential backoff from
+    # delivery_backoff_seconds, or the receiver's Retry-After) and time per attempt.
+    delivery_max_attempts: int = Field(default=6, ge=1)
+    delivery_backoff_seconds: float = Field(default=1.0, gt=0)
+    delivery_timeout_seconds: float = Field(default=10.0, gt=0)
     rollover_max_age: str = "30d"
     rollover_max_docs: int = Field(default=5_000_000, ge=1)
     rollover_max_size: str = "25gb"
@@ -122,7 +127,10 @@ def private_environment(purpose: str) -> dict[str, str]:
         "VIGIE_TOPIC_RAW": f"{purpose}.{tag}.raw",
         "VIGIE_TOPIC_ENRICHED": f"{purpose}.{tag}.enriched",
         "VIGIE_TOPIC_DLQ": f"{purpose}.{tag}.dlq",
+        "VIGIE_TOPIC_ALERTS": f"{purpose}.{tag}.alerts",
         "VIGIE_INDEX_ARTICLES": f"{purpose}-{tag}-articles",
+        "VIGIE_INDEX_ALERT_RULES": f"{purpose}-{tag}-alert-rules",
+        "VIGIE_INDEX_DELIVERIES": f"{purpose}-{tag}-deliveries",
         "VIGIE_APP_ID": f"vigie-{purpose}-{tag}",
         "VIGIE_WEB_PORT": str(port),
     }

@@ -32,7 +32,10 @@ def translate(exc: Exception) -> SearchEngineError | None:
 
 class ElasticsearchEngine(SearchEngine):
     def __init__(self, url: str, timeout: float = 30.0) -> None:
-        self._client = Elasticsearch(url, request_timeout=timeout, max_retries=0)
+        # Agents call from several threads at once (asyncio.to_thread).
+        self._client = Elasticsearch(
+            url, request_timeout=timeout, max_retries=0, connections_per_node=8
+        )
 
     def _translate(self, exc: Exception) -> SearchEngineError | None:
         return translate(exc)

@@ -32,7 +32,8 @@ def translate(exc: Exception) -> SearchEngineError | None:
 
 class OpenSearchEngine(SearchEngine):
     def __init__(self, url: str, timeout: float = 30.0) -> None:
-        self._client = OpenSearch(hosts=[url], timeout=timeout, max_retries=0)
+        # Agents call from several threads at once (asyncio.to_thread).
+        self._client = OpenSearch(hosts=[url], timeout=timeout, max_retries=0, pool_maxsize=8)
 
     def _translate(self, exc: Exception) -> SearchEngineError | None:
         return translate(exc)

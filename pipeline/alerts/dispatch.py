@@ -1,0 +1,175 @@
+"""From a match to a webhook call: never twice for an article or its
+near-duplicates, throttled, or gathered into digests; every decision recorded.
+
+State per rule lives in a Faust table keyed by rule id (news.alerts is keyed by
+rule id too, so a rule's alerts and state share a partition). It is saved after
+the calls are made: a stop in the middle sends again after the restart, with the
+same Idempotency-Key (at least once; receivers drop the repeat).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from pipeline.alerts.delivery import AlertMessage, deliver
+from pipeline.alerts.rules import AlertRule
+from pipeline.alerts.store import RuleStore
+from pipeline.search.engine import SearchEngine, SearchEngineError
+from vigie import logs
+from vigie.settings import Settings
+
+log = logs.get(__name__)
+
+# How long "this rule fired on this article" is remembered.
+_REMEMBER_SECONDS = 30 * 24 * 3600
+
+DELIVERIES_MAPPING = {
+    "settings": {"number_of_shards": 1, "number_of_replicas": 0},
+    "mappings": {
+        "dynamic": "strict",
+        "properties": {
+            "delivery_id": {"type": "keyword"},
+            "rule_id": {"type": "keyword"},
+            "destination": {"type": "keyword"},
+            "article_ids": {"type": "keyword"},
+            "attempt": {"type": "integer"},
+            "status": {"type": "keyword"},
+            "http_status": {"type": "integer"},
+            "error": {"type": "text"},
+            "latency_ms": {"type": "float"},
+            "at": {"type": "date"},
+        },
+    },
+}
+
+DeadLetter = Callable[[Any, str], Awaitable[None]]
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: RuleStore,
+        engine: SearchEngine,
+        settings: Settings,
+        state: MutableMapping[str, Any],
+        dead_letter: DeadLetter,
+    ) -> None:
+        self._store = store
+        self._engine = engine
+        self._settings = settings
+        self._state = state
+        self._dead_letter = dead_letter
+        self._client = httpx.AsyncClient(timeout=settings.delivery_timeout_seconds)
+
+    async def record(self, attempt: dict[str, Any]) -> None:
+        """One line in the deliveries index; a failure to record never stops delivery."""
+        document = {**attempt, "at": datetime.now(UTC).isoformat()}
+        doc_id = f"{attempt['delivery_id']}-{attempt.get('attempt', 0)}-{time.time_ns()}"
+        try:
+            await asyncio.to_thread(
+                self._engine.put_document, self._settings.index_deliveries, doc_id, document
+            )
+        except SearchEngineError as exc:
+            log.warning("delivery_not_recorded", error=str(exc), **attempt)
+
+    def _rule_state(self, rule_id: str) -> dict[str, Any]:
+        state = self._state.get(rule_id) or {}
+        now = time.time()
+        return {
+            "fired": {
+                k: t for k, t in state.get("fired", {}).items() if now - t < _REMEMBER_SECONDS
+            },
+            "groups": {
+                k: t for k, t in state.get("groups", {}).items() if now - t < _REMEMBER_SECONDS
+            },
+            "last_sent": dict(state.get("last_sent", {})),
+            "digest": list(state.get("digest", [])),
+            "digest_since": state.get("digest_since"),
+        }
+
+    async def handle(self, event: Any, alert: AlertMessage) -> None:
+        rule = await asyncio.to_thread(self._store.get, alert.rule_id)
+        note = {
+            "delivery_id": alert.alert_id,
+            "rule_id": alert.rule_id,
+            "article_ids": [alert.article["id"]],
+        }
+        if rule is None or not rule.enabled:
+            await self.record({**note, "status": "skipped", "error": "rule deleted or disabled"})
+            return
+        state = self._rule_state(rule.id)
+        article_id = alert.article["id"]
+        group = alert.article.get("duplicate_of") or article_id
+        if article_id in state["fired"] or (rule.suppress_duplicates and group in state["groups"]):
+            await self.record(
+                {**note, "status": "suppressed", "error": "already fired for it or a copy"}
+            )
+            return
+        now = time.time()
+        state["fired"][article_id] = now
+        state["groups"][group] = now
+        if rule.digest_seconds:
+            state["digest"].append(alert.model_dump(mode="json"))
+            state["digest_since"] = state["digest_since"] or now
+            await self.record({**note, "status": "digested"})
+        else:
+            await self._send(event, rule, [alert], state)
+        self._state[rule.id] = state
+
+    async def flush_digests(self) -> None:
+        """Send every digest whose window is over (a Faust timer calls this)."""
+        for rule_id in list(self._state.keys()):
+            state = self._rule_state(rule_id)
+            if not state["digest"]:
+                continue
+            rule = await asyncio.to_thread(self._store.get, rule_id)
+            window = rule.digest_seconds if rule else 0.0
+            if time.time() - (state["digest_since"] or 0) < window:
+                continue
+            alerts = [AlertMessage.model_validate(a) for a in state["digest"]]
+            if rule is not None and rule.enabled:
+                await self._send(None, rule, alerts, state)
+            state["digest"], state["digest_since"] = [], None
+            self._state[rule_id] = state
+
+    async def _send(
+        self, event: Any, rule: AlertRule, alerts: list[AlertMessage], state: dict[str, Any]
+    ) -> None:
+        for destination in rule.destinations:
+            url = str(destination.url)
+            since = time.time() - state["last_sent"].get(url, 0.0)
+            if rule.throttle_seconds and since < rule.throttle_seconds:
+                await self.record(
+                    {
+                        "delivery_id": alerts[0].alert_id,
+                        "rule_id": rule.id,
+                        "destination": url,
+                        "article_ids": [a.article["id"] for a in alerts],
+                        "status": "throttled",
+                    }
+                )
+                continue
+            failure = await deliver(
+                self._client,
+                rule,
+                destination,
+                alerts,
+                self.record,
+                max_attempts=self._settings.delivery_max_attempts,
+                backoff=self._settings.delivery_backoff_seconds,
+            )
+            if failure is None:
+                state["last_sent"][url] = time.time()
+            else:
+                log.warning("delivery_failed", rule_id=rule.id, destination=url, reason=failure)
+                if event is not None:
+                    await self._dead_letter(event, f"webhook {url}: {failure}")
+
+    async def close(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,322 @@
+"""Alerting end to end: real percolation on the local engine, a real worker, and a
+real local webhook receiver that checks signatures."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+import httpx
+import pytest
+
+from pipeline.search.engine import connect
+from tests.conftest import SAMPLE_FEED
+from tests.integration.conftest import Stack, wait_for
+from vigie.article import Article, Source, article_id
+
+SECRET = "s3cret-for-tests"
+
+
+class Receiver(BaseHTTPRequestHandler):
+    calls: ClassVar[list[dict[str, Any]]] = []
+    counts: ClassVar[dict[str, int]] = defaultdict(int)
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        path = self.path
+        type(self).counts[path] += 1
+        n = type(self).counts[path]
+        timestamp = self.headers.get("X-Vigie-Timestamp", "")
+        expected = (
+            "sha256="
+            + hmac.new(
+                SECRET.encode(), timestamp.encode() + b"." + body, hashlib.sha256
+            ).hexdigest()
+        )
+        call = {
+            "path": path,
+            "n": n,
+            "key": self.headers.get("Idempotency-Key"),
+            "signed": hmac.compare_digest(self.headers.get("X-Vigie-Signature", ""), expected),
+            "fresh": abs(time.time() - int(timestamp or 0)) < 300,
+            "body": json.loads(body),
+        }
+        type(self).calls.append(call)
+        status = 200
+        if path == "/flaky" and n <= 2:
+            status = 503
+        elif path == "/gone":
+            status = 404
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    @classmethod
+    def to(cls, path: str) -> list[dict[str, Any]]:
+        return [c for c in cls.calls if c["path"] == path]
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def alerting(shared_stack: Stack) -> Stack:
+    shared_stack.env["VIGIE_DELIVERY_BACKOFF_SECONDS"] = "0.2"
+    shared_stack.start_worker()
+    wait_for(
+        "the worker's API", lambda: _api(shared_stack, "get", "/rules").status_code == 200 or None
+    )
+    return shared_stack
+
+
+def _api(stack: Stack, method: str, path: str, **kw: Any) -> httpx.Response:
+    try:
+        return httpx.request(method, stack.url(path), timeout=10, **kw)
+    except httpx.HTTPError:
+        return httpx.Response(599)
+
+
+def _rule(receiver: str, rule_id: str, path: str, **query_and_options: Any) -> dict[str, Any]:
+    options = {
+        k: query_and_options.pop(k)
+        for k in list(query_and_options)
+        if k.endswith("_seconds") or k == "suppress_duplicates"
+    }
+    return {
+        "id": rule_id,
+        "name": rule_id.title(),
+        "query": query_and_options,
+        "destinations": [{"url": receiver + path, "secret": SECRET}],
+        **options,
+    }
+
+
+def _article(url: str, title: str, body: str) -> bytes:
+    return (
+        Article(
+            id=article_id(url),
+            url=url,
+            canonical_url=url,
+            source=Source(feed_id="test", language_hint="fr"),
+            title=title,
+            body=body,
+            fetched_at=datetime(2025, 3, 1, tzinfo=UTC),
+        )
+        .model_dump_json()
+        .encode()
+    )
+
+
+def _at_least(n: int, found: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    return found if len(found) >= n else None
+
+
+def _deliveries(stack: Stack, rule_id: str) -> list[dict[str, Any]]:
+    engine = connect(stack.settings)
+    try:
+        engine.refresh(stack.settings.index_deliveries)
+        result = engine.search(
+            stack.settings.index_deliveries,
+            {"query": {"term": {"rule_id": rule_id}}, "size": 100, "sort": [{"at": "asc"}]},
+        )
+    finally:
+        engine.close()
+    return [dict(hit.source) for hit in result.hits]
+
+
+def test_a_malformed_rule_is_rejected_with_the_field(alerting: Stack, receiver: str) -> None:
+    bad = {
+        "id": "Bad Id",
+        "query": {},
+        "destinations": [{"url": "not a url"}],
+        "throttle_seconds": -1,
+    }
+    response = _api(alerting, "post", "/rules", json=bad)
+    assert response.status_code == 400
+    fields = {e["field"] for e in response.json()["errors"]}
+    assert {"id", "query", "destinations.0.url", "throttle_seconds"} <= fields
+    assert _api(alerting, "get", "/rules/bad-id").status_code == 404
+
+
+def test_a_rule_created_through_the_api_fires_a_signed_webhook(
+    alerting: Stack, receiver: str
+) -> None:
+    rule = _rule(receiver, "coree-russie", "/ok", all_tags=["Corée du Nord", "country:RU"])
+    created = _api(alerting, "post", "/rules", json=rule)
+    assert created.status_code == 201, created.text
+    assert created.json()["destinations"][0]["secret"] == "********"
+    assert _api(alerting, "post", "/rules", json=rule).status_code == 409
+    listed = _api(alerting, "get", "/rules").json()["rules"]
+    assert "coree-russie" in {r["id"] for r in listed}
+
+    ingest = alerting.run("ingest", str(SAMPLE_FEED), "--feed-id", "vigie-sample")
+    assert ingest.returncode == 0, ingest.stderr
+    (call,) = wait_for("the webhook call", lambda: Receiver.to("/ok") or None, timeout=90)
+    assert call["signed"]
+    assert call["fresh"]
+    assert call["key"]
+    (alert,) = call["body"]["alerts"]
+    assert call["body"]["rule"]["id"] == "coree-russie"
+    assert alert["article"]["title"].startswith("Donald Trump veut")
+    assert alert["article"]["language"] == "fr"
+    assert {"Corée du Nord", "Russie"} <= {t["label"] for t in alert["article"]["tags"]}
+
+    def tested() -> dict[str, Any] | None:
+        answer = _api(alerting, "post", "/rules/coree-russie/test", params={"days": "100000"})
+        return answer.json() if answer.json().get("matches") else None
+
+    found = wait_for("the rule's test to see the indexed article", tested)
+    assert found["latest"][0]["title"].startswith("Donald Trump veut")
+
+
+def test_a_receiver_failing_twice_gets_one_delivery_in_three_attempts(
+    alerting: Stack, receiver: str
+) -> None:
+    assert (
+        _api(
+            alerting, "post", "/rules", json=_rule(receiver, "flaky", "/flaky", text="Baltique")
+        ).status_code
+        == 201
+    )
+    alerting.produce(
+        alerting.settings.topic_raw,
+        [_article("https://x.example/baltique", "Baltique", "Des navires en mer Baltique.")],
+    )
+    wait_for("the third attempt", lambda: len(Receiver.to("/flaky")) >= 3 or None, timeout=90)
+    attempts = wait_for(
+        "three recorded attempts",
+        lambda: _at_least(3, _deliveries(alerting, "flaky")),
+    )
+    assert [a["status"] for a in attempts] == ["retry", "retry", "delivered"]
+    assert [a["http_status"] for a in attempts] == [503, 503, 200]
+    assert len({a["delivery_id"] for a in attempts}) == 1
+    assert len({c["key"] for c in Receiver.to("/flaky")}) == 1
+    time.sleep(2)
+    assert len(Receiver.to("/flaky")) == 3
+
+
+def test_a_404_is_not_retried_and_goes_to_the_dlq(alerting: Stack, receiver: str) -> None:
+    assert (
+        _api(
+            alerting, "post", "/rules", json=_rule(receiver, "gone", "/gone", text="Groenland")
+        ).status_code
+        == 201
+    )
+    alerting.produce(
+        alerting.settings.topic_raw,
+        [_article("https://x.example/groenland", "Groenland", "Le Groenland et le Danemark.")],
+    )
+    letters = wait_for(
+        "the dead letter",
+        lambda: (
+            [
+                m
+                for m in alerting.consume(alerting.settings.topic_dlq, 1, timeout=2)
+                if m["stage"] == "deliver"
+            ]
+            or None
+        ),
+        timeout=90,
+    )
+    assert "HTTP 404, not retried" in letters[0]["reason"]
+    assert len(Receiver.to("/gone")) == 1
+    assert [a["status"] for a in _deliveries(alerting, "gone")] == ["failed"]
+
+
+def test_throttle_window(alerting: Stack, receiver: str) -> None:
+    rule = _rule(receiver, "throttled", "/throttle", text="Patagonie", throttle_seconds=3600)
+    assert _api(alerting, "post", "/rules", json=rule).status_code == 201
+    alerting.produce(
+        alerting.settings.topic_raw,
+        [
+            _article(
+                f"https://x.example/patagonie/{n}",
+                f"Patagonie {n}",
+                f"Un glacier de Patagonie, récit {n}.",
+            )
+            for n in range(2)
+        ],
+    )
+    wait_for(
+        "two decisions", lambda: len(_deliveries(alerting, "throttled")) >= 2 or None, timeout=90
+    )
+    assert len(Receiver.to("/throttle")) == 1
+    assert sorted(a["status"] for a in _deliveries(alerting, "throttled")) == [
+        "delivered",
+        "throttled",
+    ]
+
+
+def test_digest_window(alerting: Stack, receiver: str) -> None:
+    rule = _rule(receiver, "digest", "/digest", text="Tasmanie", digest_seconds=3)
+    assert _api(alerting, "post", "/rules", json=rule).status_code == 201
+    alerting.produce(
+        alerting.settings.topic_raw,
+        [
+            _article(
+                f"https://x.example/tasmanie/{n}",
+                f"Tasmanie {n}",
+                f"Une forêt de Tasmanie, sujet {n}.",
+            )
+            for n in range(3)
+        ],
+    )
+    (call,) = wait_for("the digest", lambda: Receiver.to("/digest") or None, timeout=90)
+    time.sleep(4)
+    assert len(Receiver.to("/digest")) == 1
+    assert len(call["body"]["alerts"]) == 3
+
+
+WIRE = (
+    "Le Kamtchatka a connu mardi une éruption volcanique majeure selon les autorités "
+    "russes, qui ont évacué plusieurs villages et fermé l'aéroport régional pendant la nuit. "
+    "Les scientifiques surveillent désormais les coulées de lave et les nuages de cendres qui "
+    "menacent le trafic aérien dans tout le Pacifique Nord, tandis que les secours acheminent "
+    "des vivres vers les zones isolées de la péninsule."
+)
+
+
+def test_a_near_duplicate_does_not_fire_again(alerting: Stack, receiver: str) -> None:
+    assert (
+        _api(
+            alerting, "post", "/rules", json=_rule(receiver, "volcan", "/volcan", text="Kamtchatka")
+        ).status_code
+        == 201
+    )
+    alerting.produce(
+        alerting.settings.topic_raw, [_article("https://wire.example/kamtchatka", "Éruption", WIRE)]
+    )
+    wait_for("the first call", lambda: Receiver.to("/volcan") or None, timeout=90)
+    alerting.produce(
+        alerting.settings.topic_raw,
+        [
+            _article(
+                "https://outlet.example/kamtchatka",
+                "Éruption au Kamtchatka",
+                f"(AFP) {WIRE} Avec Reuters.",
+            )
+        ],
+    )
+    wait_for("two decisions", lambda: len(_deliveries(alerting, "volcan")) >= 2 or None, timeout=90)
+    assert len(Receiver.to("/volcan")) == 1
+    assert sorted(a["status"] for a in _deliveries(alerting, "volcan")) == [
+        "delivered",
+        "suppressed",
+    ]
