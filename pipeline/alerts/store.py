@@ -45,15 +45,18 @@ class RuleStore:
             return False
         return self._engine.create_index(self._index, body)
 
-    def put(self, rule: AlertRule) -> None:
-        """Create or replace a rule; searches (and so matching) see it on return."""
+    def put(self, rule: AlertRule, wait: bool = True) -> None:
+        """Create or replace a rule; with `wait`, matching sees it on return."""
         document = {
             "query": rule.query.article_query().to_query(),
             "rule_id": rule.id,
             "rule_enabled": rule.enabled,
             "rule": rule.stored(),
         }
-        self._engine.put_document(self._index, rule.id, document, wait=True)
+        self._engine.put_document(self._index, rule.id, document, wait=wait)
+
+    def refresh(self) -> None:
+        self._engine.refresh(self._index)
 
     def get(self, rule_id: str) -> AlertRule | None:
         found = self._engine.get_document(self._index, rule_id)
