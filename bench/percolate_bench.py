@@ -11,6 +11,7 @@ import argparse
 import json
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline.alerts.rules import parse_rule
@@ -28,7 +29,7 @@ WORDS = [
 
 
 def _rules(count: int) -> list[dict[str, object]]:
-    rules = []
+    rules: list[dict[str, object]] = []
     for n in range(count):
         query: dict[str, object] = (
             {"text": f"{WORDS[n % len(WORDS)]} {WORDS[(n * 7 + 3) % len(WORDS)]}"}
@@ -62,7 +63,7 @@ def main() -> None:
             enricher.enrich(
                 Article(
                     id=article_id(url), url=url, canonical_url=url, source=Source(feed_id="bench"),
-                    title="", body=p["text"], fetched_at=time.time(),  # type: ignore[arg-type]
+                    title="", body=p["text"], fetched_at=datetime.now(UTC),
                 )
             )
         )  # fmt: skip
