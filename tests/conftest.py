@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pipeline.enrich import Enricher
-from vigie.article import Article
+from vigie.article import Article, Source, article_id
 from vigie.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,3 +28,15 @@ def seed_article() -> Article:
 @pytest.fixture(scope="session")
 def enricher() -> Enricher:
     return Enricher.from_settings(Settings())
+
+
+def make_article(url: str, title: str = "", body: str = "", **fields: Any) -> Article:
+    """An article as a connector would produce it (plus any enriched fields given)."""
+    fields.setdefault("source", Source(feed_id="test"))
+    fields.setdefault("fetched_at", datetime(2025, 3, 1, tzinfo=UTC))
+    return Article(id=article_id(url), url=url, canonical_url=url, title=title, body=body, **fields)
+
+
+def raw_message(url: str, title: str = "", body: str = "", **fields: Any) -> bytes:
+    """The same, as the JSON bytes a connector puts on news.raw."""
+    return make_article(url, title, body, **fields).model_dump_json().encode()

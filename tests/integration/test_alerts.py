@@ -10,7 +10,6 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
@@ -18,9 +17,8 @@ import httpx
 import pytest
 
 from pipeline.search.engine import connect
-from tests.conftest import SAMPLE_FEED
+from tests.conftest import SAMPLE_FEED, raw_message
 from tests.integration.conftest import Stack, wait_for
-from vigie.article import Article, Source, article_id
 
 SECRET = "s3cret-for-tests"
 
@@ -108,22 +106,6 @@ def _rule(receiver: str, rule_id: str, path: str, **query_and_options: Any) -> d
     }
 
 
-def _article(url: str, title: str, body: str) -> bytes:
-    return (
-        Article(
-            id=article_id(url),
-            url=url,
-            canonical_url=url,
-            source=Source(feed_id="test", language_hint="fr"),
-            title=title,
-            body=body,
-            fetched_at=datetime(2025, 3, 1, tzinfo=UTC),
-        )
-        .model_dump_json()
-        .encode()
-    )
-
-
 def _at_least(n: int, found: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
     return found if len(found) >= n else None
 
@@ -197,7 +179,7 @@ def test_a_receiver_failing_twice_gets_one_delivery_in_three_attempts(
     )
     alerting.produce(
         alerting.settings.topic_raw,
-        [_article("https://x.example/baltique", "Baltique", "Des navires en mer Baltique.")],
+        [raw_message("https://x.example/baltique", "Baltique", "Des navires en mer Baltique.")],
     )
     wait_for("the third attempt", lambda: len(Receiver.to("/flaky")) >= 3 or None, timeout=90)
     attempts = wait_for(
@@ -221,7 +203,7 @@ def test_a_404_is_not_retried_and_goes_to_the_dlq(alerting: Stack, receiver: str
     )
     alerting.produce(
         alerting.settings.topic_raw,
-        [_article("https://x.example/groenland", "Groenland", "Le Groenland et le Danemark.")],
+        [raw_message("https://x.example/groenland", "Groenland", "Le Groenland et le Danemark.")],
     )
     letters = wait_for(
         "the dead letter",
@@ -246,7 +228,7 @@ def test_throttle_window(alerting: Stack, receiver: str) -> None:
     alerting.produce(
         alerting.settings.topic_raw,
         [
-            _article(
+            raw_message(
                 f"https://x.example/patagonie/{n}",
                 f"Patagonie {n}",
                 f"Un glacier de Patagonie, récit {n}.",
@@ -270,7 +252,7 @@ def test_digest_window(alerting: Stack, receiver: str) -> None:
     alerting.produce(
         alerting.settings.topic_raw,
         [
-            _article(
+            raw_message(
                 f"https://x.example/tasmanie/{n}",
                 f"Tasmanie {n}",
                 f"Une forêt de Tasmanie, sujet {n}.",
@@ -301,13 +283,14 @@ def test_a_near_duplicate_does_not_fire_again(alerting: Stack, receiver: str) ->
         == 201
     )
     alerting.produce(
-        alerting.settings.topic_raw, [_article("https://wire.example/kamtchatka", "Éruption", WIRE)]
+        alerting.settings.topic_raw,
+        [raw_message("https://wire.example/kamtchatka", "Éruption", WIRE)],
     )
     wait_for("the first call", lambda: Receiver.to("/volcan") or None, timeout=90)
     alerting.produce(
         alerting.settings.topic_raw,
         [
-            _article(
+            raw_message(
                 "https://outlet.example/kamtchatka",
                 "Éruption au Kamtchatka",
                 f"(AFP) {WIRE} Avec Reuters.",

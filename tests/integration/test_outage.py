@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from pipeline.search.engine import connect
+from tests.conftest import make_article
 from tests.integration.conftest import Stack, indexed, wait_for
-from tests.integration.test_search import _article
 from vigie import services
 from vigie.settings import Settings
 
@@ -38,10 +38,12 @@ def test_engine_outage_loses_nothing_and_doubles_nothing(
 ) -> None:
     alias = stack.settings.index_articles
     before = [
-        _article(f"https://before.example/{n}", "Avant", f"Article {n}.", "fr") for n in range(5)
+        make_article(f"https://before.example/{n}", "Avant", f"Article {n}.", language="fr")
+        for n in range(5)
     ]
     during = [
-        _article(f"https://during.example/{n}", "Pendant", f"Article {n}.", "fr") for n in range(10)
+        make_article(f"https://during.example/{n}", "Pendant", f"Article {n}.", language="fr")
+        for n in range(10)
     ]
     topic = stack.settings.topic_enriched
 

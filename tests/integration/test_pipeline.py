@@ -3,35 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from pipeline.search.engine import SearchEngine, connect
-from tests.conftest import SAMPLE_FEED
+from tests.conftest import SAMPLE_FEED, raw_message
 from tests.integration.conftest import Stack, indexed, wait_for, worker_health
-from vigie.article import Article, Source, article_id
+from vigie.article import article_id
 
 SEED_URL = "https://news.example/monde/trump-coree-du-nord-relations"
 SEED_ID = article_id(SEED_URL)
-
-
-def _article(url: str, title: str, body: str) -> bytes:
-    return (
-        Article(
-            id=article_id(url),
-            url=url,
-            canonical_url=url,
-            source=Source(feed_id="test"),
-            title=title,
-            body=body,
-            fetched_at=datetime(2025, 2, 9, 10, tzinfo=UTC),
-        )
-        .model_dump_json()
-        .encode()
-    )
 
 
 def test_seed_article_flows_end_to_end(shared_stack: Stack, engine: SearchEngine) -> None:
@@ -105,7 +88,7 @@ def test_malformed_messages_go_to_the_dlq_and_the_worker_goes_on(
             b"{not json at all",
             json.dumps({"id": "x1", "title": "no url, no source"}).encode(),
             b"\xff\xfe binary junk",
-            _article(good_url, "After the bad ones", "The worker kept going after bad input."),
+            raw_message(good_url, "After the bad ones", "The worker kept going after bad input."),
         ],
     )
     hits = wait_for(
@@ -184,16 +167,21 @@ WIRE = (
 def test_wire_copies_link_to_the_first_across_a_restart(stack: Stack) -> None:
     first_url = "https://wire.example/baltique"
     copies = [f"https://outlet{n}.example/monde/baltique" for n in range(3)]
-    stack.produce(stack.settings.topic_raw, [_article(first_url, "Baltique", WIRE)])
+    stack.produce(stack.settings.topic_raw, [raw_message(first_url, "Baltique", WIRE)])
     stack.produce(
         stack.settings.topic_raw,
-        [_article(url, "Baltique", f"({n}) {WIRE} Avec AFP.") for n, url in enumerate(copies[:2])],
+        [
+            raw_message(url, "Baltique", f"({n}) {WIRE} Avec AFP.")
+            for n, url in enumerate(copies[:2])
+        ],
     )
     worker = stack.start_worker("--exit-after", "3")
     assert worker.wait(timeout=120) == 0, stack.worker_log(0)
 
     # A new worker process: what it knows of earlier articles comes from Kafka.
-    stack.produce(stack.settings.topic_raw, [_article(copies[2], "Baltique", f"{WIRE} (Reuters)")])
+    stack.produce(
+        stack.settings.topic_raw, [raw_message(copies[2], "Baltique", f"{WIRE} (Reuters)")]
+    )
     again = stack.start_worker("--exit-after", "1")
     assert again.wait(timeout=120) == 0, stack.worker_log(1)
 
