@@ -142,8 +142,13 @@ def _kafka(settings: Settings) -> Service:
             )
         )
         if not (data / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-            cmd = java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props))
+            cluster_id = "-"
+            while cluster_id.startswith("-"):  # as Kafka's own Uuid.randomUuid() avoids
+                cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+            # `=`: a base64 id may start with "-", which argparse would read as an option.
+            cmd = java(
+                "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(props)
+            )
             result = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if result.returncode != 0:
                 tail = "\n".join((result.stdout + result.stderr).splitlines()[-20:])
