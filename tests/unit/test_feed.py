@@ -50,3 +50,25 @@ def test_unparseable_feed_is_an_error_that_names_it() -> None:
 def test_missing_file_is_an_error() -> None:
     with pytest.raises(FeedError, match=r"nope\.xml"):
         read_feed("nope.xml")
+
+
+def test_a_feed_from_a_url_on_a_real_local_server() -> None:
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(SAMPLE_FEED.parent))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        articles, warnings = _parse(f"{base}/{SAMPLE_FEED.name}")
+        assert warnings == []
+        assert [a.canonical_url for a in articles] == [
+            "https://news.example/monde/trump-coree-du-nord-relations"
+        ]
+        with pytest.raises(FeedError, match="404"):
+            read_feed(f"{base}/missing.xml")
+    finally:
+        server.shutdown()
+        server.server_close()
