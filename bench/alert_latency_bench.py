@@ -8,24 +8,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import statistics
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
 from kafka import KafkaProducer
 
-from bench.index_bench import _articles, _seed_body
+from bench.index_bench import _articles, _seed_body, start_worker
 from pipeline.search.engine import connect
-from vigie.settings import private_environment, settings_for
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -50,15 +44,7 @@ def main() -> None:
     args = parser.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    env = {**private_environment("bench"), "VIGIE_LOG_LEVEL": "WARNING"}
-    settings = settings_for(env)
-    log = tempfile.NamedTemporaryFile(prefix="vigie-alert-bench-", suffix=".log", delete=False)  # noqa: SIM115
-    worker = subprocess.Popen(
-        [str(Path(sys.executable).parent / "vigie"), "worker"],
-        env={**os.environ, **env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    worker, settings, log = start_worker()
     producer = KafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", linger_ms=0
     )
@@ -72,7 +58,7 @@ def main() -> None:
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline or worker.poll() is not None:
-                raise SystemExit(f"worker did not start; see {log.name}")
+                raise SystemExit(f"worker did not start; see {log}")
             time.sleep(0.5)
         rule = {
             "id": "bench",

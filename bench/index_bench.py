@@ -81,10 +81,9 @@ def bulk_against_single(docs: int) -> list[tuple[str, float]]:
     return rows
 
 
-def end_to_end(rate: float, seconds: float) -> list[float]:
-    tag = uuid.uuid4().hex[:8]
+def start_worker() -> tuple[subprocess.Popen[bytes], Settings, str]:
+    """A real worker on its own topics and indices; its settings and log file."""
     env = {**private_environment("bench"), "VIGIE_LOG_LEVEL": "WARNING"}
-    settings = settings_for(env)
     log = tempfile.NamedTemporaryFile(prefix="vigie-bench-worker-", suffix=".log", delete=False)  # noqa: SIM115
     worker = subprocess.Popen(
         [str(Path(sys.executable).parent / "vigie"), "worker"],
@@ -92,6 +91,12 @@ def end_to_end(rate: float, seconds: float) -> list[float]:
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    return worker, settings_for(env), log.name
+
+
+def end_to_end(rate: float, seconds: float) -> list[float]:
+    tag = uuid.uuid4().hex[:8]
+    worker, settings, log = start_worker()
     engine = connect(settings)
     producer = KafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", linger_ms=0
@@ -107,7 +112,7 @@ def end_to_end(rate: float, seconds: float) -> list[float]:
         deadline = time.monotonic() + 120
         while not _found(engine, settings, [warm.id]):
             if time.monotonic() > deadline or worker.poll() is not None:
-                raise SystemExit(f"worker did not start; see {log.name}")
+                raise SystemExit(f"worker did not start; see {log}")
             time.sleep(0.5)
         articles = _articles(int(rate * seconds), body, tag)
         sent: dict[str, float] = {}
