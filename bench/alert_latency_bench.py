@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import httpx
 from kafka import KafkaProducer
 
-from bench.index_bench import _articles, _seed_body, start_worker
+from bench.index_bench import _articles, _seed_body, send_paced, start_worker
 from pipeline.search.engine import connect
 
 
@@ -71,16 +71,7 @@ def main() -> None:
         body = _seed_body()
         articles = _articles(int(args.rate * args.seconds), body, settings.app_id)
         sent: dict[str, float] = {}
-        start = time.monotonic()
-        for n, article in enumerate(articles):
-            time.sleep(max(0.0, start + n / args.rate - time.monotonic()))
-            producer.send(
-                settings.topic_raw,
-                key=article.id.encode(),
-                value=article.model_dump_json().encode(),
-            )
-            producer.flush()
-            sent[article.id] = time.monotonic()
+        send_paced(producer, settings.topic_raw, articles, args.rate, sent)
         deadline = time.monotonic() + 60
         while len(_Receiver.seen) < len(sent) and time.monotonic() < deadline:
             time.sleep(0.1)

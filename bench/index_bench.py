@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -94,6 +95,26 @@ def start_worker() -> tuple[subprocess.Popen[bytes], Settings, str]:
     return worker, settings_for(env), log.name
 
 
+def send_paced(
+    producer: KafkaProducer,
+    topic: str,
+    articles: list[Article],
+    rate: float,
+    sent: dict[str, float],
+    meanwhile: Callable[[], None] = lambda: None,
+) -> None:
+    """Produce at a steady rate, noting when each article was acknowledged;
+    `meanwhile` runs while waiting for the next one's turn."""
+    start = time.monotonic()
+    for n, article in enumerate(articles):
+        while time.monotonic() < start + n / rate:
+            meanwhile()
+            time.sleep(min(0.05, 1 / rate))
+        producer.send(topic, key=article.id.encode(), value=article.model_dump_json().encode())
+        producer.flush()
+        sent[article.id] = time.monotonic()
+
+
 def end_to_end(rate: float, seconds: float) -> list[float]:
     tag = uuid.uuid4().hex[:8]
     worker, settings, log = start_worker()
@@ -117,19 +138,10 @@ def end_to_end(rate: float, seconds: float) -> list[float]:
         articles = _articles(int(rate * seconds), body, tag)
         sent: dict[str, float] = {}
         seen: dict[str, float] = {}
-        interval = 1.0 / rate
-        start = time.monotonic()
-        for n, article in enumerate(articles):
-            while time.monotonic() < start + n * interval:
-                _poll(engine, settings, sent, seen)
-                time.sleep(min(0.05, interval))
-            producer.send(
-                settings.topic_raw,
-                key=article.id.encode(),
-                value=article.model_dump_json().encode(),
-            )
-            producer.flush()
-            sent[article.id] = time.monotonic()
+        send_paced(
+            producer, settings.topic_raw, articles, rate, sent,
+            lambda: _poll(engine, settings, sent, seen),
+        )  # fmt: skip
         deadline = time.monotonic() + 60
         while len(seen) < len(sent) and time.monotonic() < deadline:
             _poll(engine, settings, sent, seen)

@@ -153,20 +153,22 @@ def create_app(
         settings.bulk_max_wait_seconds,
     )
 
-    @app.agent(enriched, name="index")
-    async def index(stream: Any) -> None:
-        # Manual acks: BulkIndexer acks each event once its article is durable.
+    async def into_batch(stream: Any, batch: EventBatch[Article], stage: str | None) -> None:
+        """Feed valid articles to a batch that acks them once handled (manual acks);
+        with `stage`, an invalid message goes to the DLQ under that stage."""
         async for event in stream.noack().events():
             try:
                 article = Article.model_validate_json(event.value)
             except ValidationError as exc:
-                await send_dead_letter(event, "index", f"not a valid article: {_brief(exc)}")
+                if stage:
+                    await send_dead_letter(event, stage, f"not a valid article: {_brief(exc)}")
                 event.ack()
                 continue
-            await to_index.add(event, article, len(event.value))
+            await batch.add(event, article, len(event.value))
 
-    async def flush_waiting_batch() -> None:
-        await to_index.flush_if_waiting()
+    @app.agent(enriched, name="index")
+    async def index(stream: Any) -> None:
+        await into_batch(stream, to_index, "index")
 
     async def roll_over() -> None:
         try:
@@ -225,13 +227,7 @@ def create_app(
 
     @app.agent(enriched, name="match")
     async def match(stream: Any) -> None:
-        async for event in stream.noack().events():
-            try:
-                article = Article.model_validate_json(event.value)
-            except ValidationError:  # the index agent sends it to the DLQ
-                event.ack()
-                continue
-            await to_match.add(event, article, len(event.value))
+        await into_batch(stream, to_match, None)  # the index agent dead-letters bad ones
 
     @app.agent(alerts, name="deliver")
     async def deliver(stream: Any) -> None:
@@ -246,12 +242,12 @@ def create_app(
                 await dispatcher.handle(event, alert)
             event.ack()
 
-    async def flush_waiting_matches() -> None:
+    async def flush_waiting_batches() -> None:
+        await to_index.flush_if_waiting()
         await to_match.flush_if_waiting()
 
-    app.timer(interval=settings.bulk_max_wait_seconds / 2)(flush_waiting_matches)
+    app.timer(interval=settings.bulk_max_wait_seconds / 2)(flush_waiting_batches)
     app.timer(interval=1.0)(dispatcher.flush_digests)
-    app.timer(interval=settings.bulk_max_wait_seconds / 2)(flush_waiting_batch)
     app.timer(interval=settings.rollover_check_seconds)(roll_over)
 
     @app.page("/health")
