@@ -22,6 +22,7 @@ from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from pydantic import ValidationError
 
+from pipeline import rewind
 from pipeline.alerts import api as alerts_api
 from pipeline.alerts.delivery import AlertMessage
 from pipeline.alerts.dispatch import Dispatcher
@@ -59,7 +60,7 @@ def create_app(
 ) -> faust.App:
     """A Faust app wired to `settings`. With `exit_after`, the worker stops itself
     (through the same SIGTERM path as a user's) after that many articles are indexed."""
-    app = faust.App(
+    app = rewind.App(
         settings.app_id,
         broker=[f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")],
         store="memory://",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import signal
 import threading
 import time
 from collections import defaultdict
@@ -26,6 +27,7 @@ SECRET = "s3cret-for-tests"
 class Receiver(BaseHTTPRequestHandler):
     calls: ClassVar[list[dict[str, Any]]] = []
     counts: ClassVar[dict[str, int]] = defaultdict(int)
+    held: ClassVar[threading.Event] = threading.Event()
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
@@ -39,6 +41,9 @@ class Receiver(BaseHTTPRequestHandler):
                 SECRET.encode(), timestamp.encode() + b"." + body, hashlib.sha256
             ).hexdigest()
         )
+        if path == "/slow" and n == 1:
+            type(self).held.set()
+            time.sleep(8)
         call = {
             "path": path,
             "n": n,
@@ -303,3 +308,27 @@ def test_a_near_duplicate_does_not_fire_again(alerting: Stack, receiver: str) ->
         "delivered",
         "suppressed",
     ]
+
+
+def test_a_restart_in_the_middle_of_a_delivery_sends_it_again_with_the_same_key(
+    stack: Stack, receiver: str
+) -> None:
+    # The receiver holds the first call while the worker is stopped: the alert was
+    # not acknowledged, so the next worker sends it again under the same key and
+    # the receiver can drop the repeat. It must not be sent a third time.
+    stack.env["VIGIE_DELIVERY_BACKOFF_SECONDS"] = "0.2"
+    first = stack.start_worker()
+    wait_for("the worker's API", lambda: _api(stack, "get", "/rules").status_code == 200 or None)
+    rule = _rule(receiver, "restart", "/slow", all_tags=["Corée du Nord"])
+    assert _api(stack, "post", "/rules", json=rule).status_code == 201
+    assert stack.run("ingest", str(SAMPLE_FEED), "--feed-id", "vigie-sample").returncode == 0
+    assert Receiver.held.wait(90), "the first webhook call never came"
+    first.send_signal(signal.SIGTERM)
+    first.wait(timeout=60)
+    time.sleep(2)
+    stack.start_worker()
+    calls = wait_for("the call sent again", lambda: _at_least(2, Receiver.to("/slow")), timeout=90)
+    assert calls[0]["key"] == calls[1]["key"]
+    assert all(c["signed"] for c in calls)
+    time.sleep(5)
+    assert len(Receiver.to("/slow")) == 2
