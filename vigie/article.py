@@ -21,6 +21,16 @@ class Source(_Record):
     feed_id: str = Field(min_length=1)
     name: str | None = None
     language_hint: str | None = None
+    tags: tuple[str, ...] = ()  # the feed's own tags from config/feeds.yaml
+
+
+class Media(_Record):
+    """An enclosure, media:content or media:thumbnail of an entry."""
+
+    url: str = Field(min_length=1)
+    type: str | None = None  # MIME type as declared
+    medium: str | None = None  # image, video, audio, ...
+    length: int | None = Field(default=None, ge=0)
 
 
 class LanguageShare(_Record):
@@ -60,6 +70,7 @@ class Article(_Record):
     summary: str = ""
     body: str = ""
     authors: tuple[str, ...] = ()
+    media: tuple[Media, ...] = ()
     published_at: datetime | None = None
     updated_at: datetime | None = None
     fetched_at: datetime

@@ -116,6 +116,10 @@ class SearchEngine(ABC):
             for index, spec in found.items()
         }
 
+    def put_mapping(self, index: str, body: Mapping[str, Any]) -> None:
+        """Add fields to an existing index's mapping (fields are never changed)."""
+        self._call(lambda: self._client.indices.put_mapping(index=index, body=body))
+
     def index_exists(self, name: str) -> bool:
         return bool(self._call(lambda: self._client.indices.exists(index=name)))
 

@@ -100,8 +100,13 @@ def setup(engine: SearchEngine, settings: Settings) -> list[str]:
         },
     )
     done = [f"templates {names.template} ({names.settings}, {names.mappings})"]
-    if engine.alias_indices(names.alias):
-        return [*done, f"alias {names.alias} exists"]
+    if existing := engine.alias_indices(names.alias):
+        # A newer Vigie may add fields; the strict mapping of the write index would
+        # refuse them until the next rollover.
+        for index, is_write in existing.items():
+            if is_write:
+                engine.put_mapping(index, body["mappings"])
+        return [*done, f"alias {names.alias} exists, mapping brought up to date"]
     if engine.index_exists(names.alias):
         raise SetupError(
             f"`{names.alias}` is an index, not an alias (made by an older Vigie?): "

@@ -101,7 +101,7 @@ def test_setup_is_idempotent_and_makes_a_write_alias(
     names = Names(settings.index_articles)
     assert engine.alias_indices(names.alias) == {names.first_index: True}
     again = setup(engine, settings)
-    assert again[-1] == f"alias {names.alias} exists"
+    assert again[-1] == f"alias {names.alias} exists, mapping brought up to date"
     assert engine.alias_indices(names.alias) == {names.first_index: True}
 
 
