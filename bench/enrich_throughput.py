@@ -31,7 +31,8 @@ CONFIGS = {
 
 
 def _articles(feeds: Path, count: int, french: bool = False) -> tuple[list[dict[str, str]], str]:
-    from connectors.feed import FeedError, FeedSource, parse_feed, read_feed
+    from connectors.feed import FeedError, parse_feed, read_feed
+    from connectors.feedlist import FeedConfig, slug
     from pipeline.clean import Cleaner
 
     cleaner = Cleaner.from_config(REPO / "config" / "boilerplate.yaml")
@@ -40,7 +41,7 @@ def _articles(feeds: Path, count: int, french: bool = False) -> tuple[list[dict[
     if feeds.is_dir():
         for path in sorted(feeds.glob("*_fr_*.xml" if french else "*.xml")):
             try:
-                parsed = parse_feed(read_feed(str(path)), FeedSource(path.stem, str(path)))
+                parsed = parse_feed(read_feed(str(path)), FeedConfig.at(str(path), slug(path.stem)))
             except FeedError:
                 continue
             for a in parsed.articles:
@@ -54,7 +55,7 @@ def _articles(feeds: Path, count: int, french: bool = False) -> tuple[list[dict[
     if not texts:
         # the sample feed's reference article (French) and the dev set passages
         seed = parse_feed(
-            read_feed(str(REPO / "samples" / "seed-feed.xml")), FeedSource("seed", "seed")
+            read_feed(str(REPO / "samples" / "seed-feed.xml")), FeedConfig.at("seed", "seed")
         ).articles[0]
         passages = [cleaner.clean(seed.body)] + [
             p["text"]

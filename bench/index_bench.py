@@ -36,10 +36,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _seed_body() -> str:
-    from connectors.feed import FeedSource, parse_feed, read_feed
+    from connectors.feed import parse_feed, read_feed
+    from connectors.feedlist import FeedConfig
 
     feed = str(REPO / "samples" / "seed-feed.xml")
-    return parse_feed(read_feed(feed), FeedSource("bench", feed)).articles[0].body
+    return parse_feed(read_feed(feed), FeedConfig.at(feed, "bench")).articles[0].body
 
 
 def _articles(count: int, body: str, tag: str) -> list[Article]:

@@ -2,37 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import feedparser
-import httpx
 
 from connectors.canonical import canonical_url
-from vigie.article import Article, Source, article_id
-
-USER_AGENT = "Vigie/0.1 (+news monitor; feed reader)"
+from connectors.feedlist import FeedConfig
+from connectors.fetch import Fetched, Fetcher, FetchError
+from vigie.article import Article, Media, Source, article_id
 
 
 class FeedError(Exception):
     """A feed could not be read or yielded nothing usable; the message says why."""
 
 
-@dataclass(frozen=True)
-class FeedSource:
-    feed_id: str
-    location: str  # URL or local path
-    name: str | None = None
-    language_hint: str | None = None
-
-
 @dataclass
 class ParsedFeed:
     articles: list[Article]
     warnings: list[str] = field(default_factory=list)
+    update_hint: float | None = None  # seconds, from the feed's ttl or sy:update*
 
 
 @dataclass(frozen=True)
@@ -42,27 +36,33 @@ class FeedDocument:
     headers: dict[str, str] = field(default_factory=dict)  # HTTP only: charset, location
 
 
-def read_feed(location: str, timeout: float = 30.0) -> FeedDocument:
-    """The raw bytes of a feed, from a URL or a local file."""
-    if location.startswith(("http://", "https://")):
+def read_feed(location: str, timeout: float = 30.0, max_bytes: int = 10_000_000) -> FeedDocument:
+    """The raw bytes of a feed, from a URL or a local file (one-shot; the connector
+    service uses its own long-lived Fetcher)."""
+    if not location.startswith(("http://", "https://", "file://")):
+        location = Path(location).resolve().as_uri()
+
+    async def get() -> Fetched:
+        fetcher = Fetcher(
+            concurrency=1, per_host=1, host_interval=0, timeout=timeout, max_bytes=max_bytes
+        )
         try:
-            response = httpx.get(
-                location,
-                timeout=timeout,
-                follow_redirects=True,
-                headers={"User-Agent": USER_AGENT},
-            )
-            response.raise_for_status()
-        except httpx.HTTPError as exc:
-            raise FeedError(f"{location}: {exc}") from exc
-        headers = {k.lower(): v for k, v in response.headers.items()}
-        headers["content-location"] = str(response.url)
-        return FeedDocument(response.content, str(response.url), headers)
-    path = Path(location)
+            return await fetcher.fetch(location)
+        finally:
+            await fetcher.close()
+
     try:
-        return FeedDocument(path.read_bytes(), path.resolve().as_uri())
-    except OSError as exc:
-        raise FeedError(f"{location}: {exc.strerror or exc}") from exc
+        fetched = asyncio.run(get())
+    except FetchError as exc:
+        raise FeedError(str(exc)) from exc
+    return document_of(fetched)
+
+
+def document_of(fetched: Fetched) -> FeedDocument:
+    headers = dict(fetched.headers)
+    if headers:
+        headers["content-location"] = fetched.url
+    return FeedDocument(fetched.body, fetched.url, headers)
 
 
 def _utc(parsed: Any) -> datetime | None:
@@ -79,7 +79,62 @@ def _body(entry: Any) -> str:
     return str(entry.get("summary", ""))
 
 
-def parse_feed(document: FeedDocument, source: FeedSource) -> ParsedFeed:
+# Kafka refuses messages over 1 MB by default; a body longer than this is cut
+# (and the article says so) rather than the whole article being refused.
+MAX_BODY_CHARS = 200_000
+
+
+def _media(entry: Any) -> tuple[Media, ...]:
+    found: dict[str, Media] = {}
+    candidates = [
+        *(
+            (link.get("href"), link.get("type"), None, link.get("length"))
+            for link in entry.get("links", [])
+            if link.get("rel") == "enclosure"
+        ),
+        *(
+            (m.get("url"), m.get("type"), m.get("medium"), m.get("filesize"))
+            for m in entry.get("media_content", [])
+        ),
+        *((m.get("url"), None, "image", None) for m in entry.get("media_thumbnail", [])),
+    ]
+    for url, kind, medium, length in candidates:
+        if not url or url in found:
+            continue
+        size = int(length) if str(length or "").isdigit() else None
+        if medium is None and kind:
+            medium = str(kind).split("/")[0] if "/" in str(kind) else None
+        found[url] = Media(url=str(url), type=kind or None, medium=medium, length=size)
+    return tuple(found.values())
+
+
+def _date(entry: Any, key: str, notes: list[str]) -> datetime | None:
+    # dict.get: feedparser's own get() maps a missing updated_parsed to
+    # published_parsed, with a deprecation warning.
+    value = _utc(dict.get(entry, f"{key}_parsed"))
+    raw = dict.get(entry, key)
+    if value is None and raw:
+        notes.append(f"{key} date {str(raw)[:60]!r} could not be read")
+    return value
+
+
+def update_hint_seconds(parsed: Any) -> float | None:
+    """How often the feed says it changes: RSS <ttl> (minutes) or sy:updatePeriod and
+    sy:updateFrequency. None when it says nothing usable."""
+    feed = parsed.get("feed", {})
+    ttl = str(feed.get("ttl", "")).strip()
+    if ttl.isdigit() and int(ttl) > 0:
+        return int(ttl) * 60.0
+    period = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 2592000}.get(
+        str(feed.get("sy_updateperiod", "")).strip().lower()
+    )
+    if period:
+        frequency = str(feed.get("sy_updatefrequency", "1")).strip()
+        return period / (int(frequency) if frequency.isdigit() and int(frequency) > 0 else 1)
+    return None
+
+
+def parse_feed(document: FeedDocument, feed: FeedConfig) -> ParsedFeed:
     """Entries of a feed as articles. A malformed feed keeps what is recoverable and
     says so in `warnings`; a feed with nothing recoverable raises FeedError."""
     # Only real HTTP headers go to feedparser: made-up ones (no content-type) make it
@@ -87,43 +142,54 @@ def parse_feed(document: FeedDocument, source: FeedSource) -> ParsedFeed:
     parsed = feedparser.parse(document.data, response_headers=document.headers or None)
     warnings: list[str] = []
     if parsed.get("bozo"):
-        reason = f"{source.feed_id}: malformed feed ({parsed.get('bozo_exception')})"
+        reason = f"{feed.id}: malformed feed ({parsed.get('bozo_exception')})"
         if not parsed.entries:
             raise FeedError(f"{reason}; no entry could be recovered")
         warnings.append(f"{reason}; kept {len(parsed.entries)} recoverable entries")
-    feed_link = str(parsed.feed.get("link") or document.base_url)
+    elif not parsed.entries and not parsed.get("version"):
+        raise FeedError(f"{feed.id}: not a feed (no RSS, Atom or RDF found)")
+    # feedparser already resolved relative links of a fetched feed against its URL
+    # (content-location); a local file's resolve against the site it names.
+    base = str(parsed.feed.get("link") or document.base_url)
     fetched_at = datetime.now(UTC)
+    source = Source(
+        feed_id=feed.id,
+        name=feed.name or parsed.feed.get("title"),
+        language_hint=feed.language or parsed.feed.get("language"),
+        tags=feed.tags,
+    )
     articles: list[Article] = []
     for position, entry in enumerate(parsed.entries):
         link = entry.get("link") or (entry.get("id") if "://" in str(entry.get("id")) else None)
         if not link:
-            warnings.append(f"{source.feed_id}: entry {position} has no link nor URL id; skipped")
+            warnings.append(f"{feed.id}: entry {position} has no link nor URL id; skipped")
             continue
-        url = canonical_url(str(link), base=feed_link)
-        # dict.get: feedparser's own get() maps a missing updated_parsed to
-        # published_parsed, with a deprecation warning.
-        published = _utc(dict.get(entry, "published_parsed"))
-        updated = _utc(dict.get(entry, "updated_parsed"))
+        url = canonical_url(str(link), base=base)
+        notes: list[str] = []
+        published = _date(entry, "published", notes)
+        updated = _date(entry, "updated", notes)
+        body = _body(entry)
+        if len(body) > MAX_BODY_CHARS:
+            notes.append(f"body cut from {len(body)} to {MAX_BODY_CHARS} characters")
+            body = body[:MAX_BODY_CHARS]
         articles.append(
             Article(
                 id=article_id(url),
-                url=str(link),
+                url=urljoin(base, str(link).strip()),
                 canonical_url=url,
-                source=Source(
-                    feed_id=source.feed_id,
-                    name=source.name or parsed.feed.get("title"),
-                    language_hint=source.language_hint or parsed.feed.get("language"),
-                ),
+                source=source,
                 title=str(entry.get("title", "")),
                 summary=str(entry.get("summary", "")),
-                body=_body(entry),
+                body=body,
                 authors=tuple(
                     str(a.get("name")) for a in entry.get("authors", []) if a.get("name")
                 ),
+                media=_media(entry),
                 published_at=published or updated,
                 updated_at=updated,
                 fetched_at=fetched_at,
                 date_missing=published is None and updated is None,
+                notes=tuple(notes),
             )
         )
-    return ParsedFeed(articles=articles, warnings=warnings)
+    return ParsedFeed(articles=articles, warnings=warnings, update_hint=update_hint_seconds(parsed))

@@ -18,9 +18,12 @@ DATA = Path(__file__).resolve().parent / "data"
 @pytest.fixture(scope="session")
 def seed_article() -> Article:
     """The reference article as the connector reads it from the sample feed."""
-    from connectors.feed import FeedSource, parse_feed, read_feed
+    from connectors.feed import parse_feed, read_feed
+    from connectors.feedlist import FeedConfig
 
-    parsed = parse_feed(read_feed(str(SAMPLE_FEED)), FeedSource("vigie-sample", str(SAMPLE_FEED)))
+    parsed = parse_feed(
+        read_feed(str(SAMPLE_FEED)), FeedConfig.at(str(SAMPLE_FEED), "vigie-sample")
+    )
     assert len(parsed.articles) == 1
     return parsed.articles[0]
 

@@ -134,22 +134,24 @@ def ingest(
     language: Annotated[str | None, typer.Option(help="Language the source declares.")] = None,
 ) -> None:
     """Read one feed once and produce its entries to news.raw."""
-    from connectors.feed import FeedError, FeedSource, parse_feed, read_feed
+    from connectors.feed import FeedError, parse_feed, read_feed
+    from connectors.feedlist import FeedConfig, slug
     from connectors.produce import DeliveryError, make_producer, produce
     from pipeline.topics import ensure_topics
 
     settings = _settings()
     log = logs.get("vigie.ingest")
-    source = FeedSource(
-        feed_id=feed_id or location, location=location, name=name, language_hint=language
-    )
+    try:
+        source = FeedConfig.at(location, feed_id or slug(location), name=name, language=language)
+    except ValueError as exc:
+        raise _fail(f"bad feed options: {exc}") from exc
     try:
         parsed = parse_feed(read_feed(location), source)
     except FeedError as exc:
-        log.error("feed_unreadable", feed=source.feed_id, reason=str(exc))
+        log.error("feed_unreadable", feed=source.id, reason=str(exc))
         raise _fail(f"cannot read feed: {exc}") from exc
     for warning in parsed.warnings:
-        log.warning("feed_warning", feed=source.feed_id, reason=warning)
+        log.warning("feed_warning", feed=source.id, reason=warning)
     ensure_topics(settings)
     producer = make_producer(settings.kafka_bootstrap_servers)
     try:

