@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from connectors.commands import connector_app, feeds_app
 from vigie import logs
 from vigie.settings import Settings, load_settings
 
@@ -24,6 +25,8 @@ es_app = typer.Typer(help="Search engine: templates, write alias, rollover.")
 app.add_typer(es_app, name="es")
 kibana_app = typer.Typer(help="Kibana: data view, saved searches, dashboard.")
 app.add_typer(kibana_app, name="kibana")
+app.add_typer(feeds_app, name="feeds")
+app.add_typer(connector_app, name="connector")
 
 
 def _settings() -> Settings:
