@@ -159,12 +159,23 @@ def parse_feed(document: FeedDocument, feed: FeedConfig) -> ParsedFeed:
         tags=feed.tags,
     )
     articles: list[Article] = []
+    taken: dict[str, int] = {}  # canonical URL -> entry position (duplicate GUIDs)
     for position, entry in enumerate(parsed.entries):
         link = entry.get("link") or (entry.get("id") if "://" in str(entry.get("id")) else None)
         if not link:
             warnings.append(f"{feed.id}: entry {position} has no link nor URL id; skipped")
             continue
         url = canonical_url(str(link), base=base)
+        if not url.startswith(("http://", "https://")):
+            warnings.append(
+                f"{feed.id}: entry {position} link {str(link)[:80]!r} is relative and the feed "
+                "names no site to resolve it against; skipped"
+            )
+            continue
+        if url in taken:
+            warnings.append(f"{feed.id}: entry {position} repeats entry {taken[url]}; skipped")
+            continue
+        taken[url] = position
         notes: list[str] = []
         published = _date(entry, "published", notes)
         updated = _date(entry, "updated", notes)

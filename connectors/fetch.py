@@ -87,6 +87,13 @@ def body_hash(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
+@dataclass
+class _Open:
+    client: httpx.AsyncClient
+    slots: asyncio.Semaphore
+    host_slots: defaultdict[str, asyncio.Semaphore]
+
+
 class Fetcher:
     def __init__(
         self,
@@ -100,21 +107,37 @@ class Fetcher:
     ) -> None:
         self.max_bytes = max_bytes
         self.host_interval = host_interval
-        self._slots = asyncio.Semaphore(concurrency)
-        self._host_slots: defaultdict[str, asyncio.Semaphore] = defaultdict(
-            lambda: asyncio.Semaphore(per_host)
-        )
+        self._concurrency = concurrency
+        self._per_host = per_host
+        self._timeout = timeout
+        self._headers = {"User-Agent": user_agent(contact)}
         self._host_next: dict[str, float] = {}
-        self._client = httpx.AsyncClient(
-            follow_redirects=True,
-            max_redirects=5,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            headers={"User-Agent": user_agent(contact)},
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-        )
+        self._open: _Open | None = None
+
+    def _opened(self) -> _Open:
+        # Made on first use, inside the running event loop, and again after close():
+        # the client's connections and the semaphores belong to one loop.
+        if self._open is None:
+            self._open = _Open(
+                client=httpx.AsyncClient(
+                    follow_redirects=True,
+                    max_redirects=5,
+                    timeout=httpx.Timeout(self._timeout, connect=min(self._timeout, 10.0)),
+                    headers=self._headers,
+                    limits=httpx.Limits(
+                        max_connections=self._concurrency,
+                        max_keepalive_connections=self._concurrency,
+                    ),
+                ),
+                slots=asyncio.Semaphore(self._concurrency),
+                host_slots=defaultdict(lambda: asyncio.Semaphore(self._per_host)),
+            )
+        return self._open
 
     async def close(self) -> None:
-        await self._client.aclose()
+        if self._open is not None:
+            await self._open.client.aclose()
+            self._open = None
 
     async def _host_turn(self, host: str) -> None:
         # Book the next free instant for the host before sleeping, so concurrent
@@ -167,10 +190,11 @@ class Fetcher:
         self, url: str, headers: dict[str, str]
     ) -> tuple[str, int, bytes, dict[str, str]]:
         host = urlsplit(url).netloc.lower()
-        async with self._slots, self._host_slots[host]:
+        opened = self._opened()
+        async with opened.slots, opened.host_slots[host]:
             await self._host_turn(host)
             try:
-                async with self._client.stream("GET", url, headers=headers) as response:
+                async with opened.client.stream("GET", url, headers=headers) as response:
                     response_headers = {k.lower(): v for k, v in response.headers.items()}
                     if response.status_code == 304:
                         return str(response.url), 304, b"", response_headers

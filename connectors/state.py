@@ -113,11 +113,7 @@ class State:
         new: list[Article] = []
         updated: list[Article] = []
         seen = 0
-        taken: set[str] = set()
         for article in articles:
-            if article.id in taken:  # the same entry twice in one feed (duplicate GUIDs)
-                continue
-            taken.add(article.id)
             row = self._db.execute(
                 "SELECT fingerprint FROM entries WHERE article_id = ?", (article.id,)
             ).fetchone()

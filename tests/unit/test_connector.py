@@ -1,0 +1,252 @@
+"""The connector's polling, state, schedule and full text against a real local
+HTTP server (Kafka is not needed until the outbox is sent; see
+tests/integration/test_connector.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.feedlist import FeedConfig, import_opml, load_feeds
+from connectors.schedule import Bounds, backoff, next_interval
+from connectors.service import Connector, Outcome
+from connectors.state import State
+from tests.feedserver import Served, feed_server
+from vigie.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[Served]:
+    with feed_server() as s:
+        yield s
+
+
+def _connector(tmp_path: Path, feeds: list[FeedConfig], **settings: Any) -> Connector:
+    options: dict[str, Any] = {
+        "connector_state": tmp_path / "state.sqlite3",
+        "fetch_host_interval_seconds": 0,
+        "fetch_timeout_seconds": 1.0,
+        "feed_unhealthy_after": 2,
+        "fetch_max_bytes": 1_000_000,
+        **settings,
+    }
+    return Connector(Settings(**options), feeds, State(options["connector_state"]))
+
+
+def _poll(connector: Connector, feed: FeedConfig) -> Outcome:
+    async def go() -> Outcome:
+        try:
+            return await connector.poll(feed)
+        finally:
+            await connector.fetcher.close()
+
+    return asyncio.run(go())
+
+
+def _outbox(connector: Connector) -> list[dict[str, Any]]:
+    return [json.loads(payload) for _, _, payload in connector.state.outbox(1000)]
+
+
+def test_new_then_304_then_one_update(tmp_path: Path, served: Served) -> None:
+    feed = FeedConfig(id="quotidien", url=served("/feeds/rss2.xml"), tags=("presse",))
+    connector = _connector(tmp_path, [feed])
+    first = _poll(connector, feed)
+    assert (first.result, first.new, first.updated) == ("new", 2, 0)
+    assert [a["source"]["tags"] for a in _outbox(connector)] == [["presse"], ["presse"]]
+    interval = connector.state.feed("quotidien").interval
+    assert interval == 3600  # the feed's <ttl>60</ttl> is a floor for its interval
+
+    assert _poll(connector, feed).result == "not_modified"
+    assert len(_outbox(connector)) == 2
+
+    served.bodies["rss2.xml"] = served.body("rss2.xml").replace(
+        b"Le march\xc3\xa9 ouvre ses portes.", b"Le march\xc3\xa9 ferme ses portes."
+    )
+    try:
+        changed = _poll(connector, feed)
+    finally:
+        del served.bodies["rss2.xml"]
+    assert (changed.result, changed.new, changed.updated, changed.seen) == ("new", 0, 1, 1)
+    outbox = _outbox(connector)
+    assert len(outbox) == 3
+    assert outbox[2]["id"] == outbox[1]["id"]
+    assert "ferme" in outbox[2]["summary"]
+
+
+def test_state_survives_a_restart(tmp_path: Path, served: Served) -> None:
+    feed = FeedConfig(id="wire", url=served("/plain/atom.xml"))
+    first = _connector(tmp_path, [feed])
+    assert _poll(first, feed).new == 2
+    first.state.close()
+    again = _connector(tmp_path, [feed])
+    # no validators on this server: the body hash says nothing changed
+    assert _poll(again, feed).result == "unchanged"
+    assert len(_outbox(again)) == 2
+    # and if the body changes without any entry changing, nothing new is accepted
+    served.bodies["atom.xml"] = served.body("atom.xml").replace(
+        b"<title>Wire Desk</title>", b"<title>Wire Desk (new look)</title>"
+    )
+    try:
+        assert _poll(again, feed).result == "no_new"
+    finally:
+        del served.bodies["atom.xml"]
+    assert len(_outbox(again)) == 2
+
+
+def test_429_backs_off_at_least_retry_after_and_marks_unhealthy(
+    tmp_path: Path, served: Served
+) -> None:
+    feed = FeedConfig(id="busy", url=served("/status/429"))
+    connector = _connector(tmp_path, [feed])
+    before = time.time()
+    outcome = _poll(connector, feed)
+    assert outcome.result == "error"
+    assert outcome.error
+    assert "HTTP 429" in outcome.error
+    assert connector.next_poll["busy"] >= before + 120
+    assert "busy" not in connector.unhealthy
+    _poll(connector, feed)
+    assert connector.unhealthy == {"busy"}
+    state = connector.state.feed("busy")
+    assert (state.failures, state.last_error_kind) == (2, "http")
+    assert connector.health()["unhealthy_feeds"] == ["busy"]
+
+
+def test_failing_feeds_do_not_stop_the_others(tmp_path: Path, served: Served) -> None:
+    feeds = [
+        FeedConfig(id="down", url=served("/status/500")),
+        FeedConfig(id="slow", url=served("/slow/rdf.xml")),
+        FeedConfig(id="huge", url=served("/huge/x")),
+        FeedConfig(id="good", url=served("/feeds/rdf.xml")),
+    ]
+    connector = _connector(tmp_path, feeds)
+    outcomes = {o.feed_id: o for o in asyncio.run(connector.run_once())}
+    assert {k: o.result for k, o in outcomes.items()} == {
+        "down": "error",
+        "slow": "error",
+        "huge": "error",
+        "good": "new",
+    }
+    assert [a["title"] for a in _outbox(connector)] == ["Wahl in Berlin"]
+    kinds = {k: connector.state.feed(k).last_error_kind for k in ("down", "slow", "huge")}
+    assert kinds == {"down": "http", "slow": "timeout", "huge": "too_large"}
+
+
+def test_one_host_is_not_hammered(tmp_path: Path, served: Served) -> None:
+    names = ["rss2.xml", "atom.xml", "rdf.xml", "latin1.xml"]
+    feeds = [FeedConfig(id=f"f{n}", url=served(f"/plain/{name}")) for n, name in enumerate(names)]
+    connector = _connector(tmp_path, feeds, fetch_host_interval_seconds=0.3)
+    asyncio.run(connector.run_once())
+    starts = sorted(served.requests[f"/plain/{name}"][-1]["at"] for name in names)
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert min(gaps) >= 0.25, gaps
+
+
+def test_full_text_replaces_a_summary_with_the_page_text(tmp_path: Path, served: Served) -> None:
+    feed_xml = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        "<title>Résumés</title><link>https://quotidien.example/</link>"
+        f"<item><title>Sommet</title><link>{served('/pages/article.html')}</link>"
+        "<description>Un sommet inattendu.</description></item>"
+        f"<item><title>Disparu</title><link>{served('/pages/gone.html')}</link>"
+        "<description>Page perdue.</description></item></channel></rss>"
+    )
+    served.bodies["summaries.xml"] = feed_xml.encode()
+    feed = FeedConfig(id="resumes", url=served("/feeds/summaries.xml"), full_text=True)
+    connector = _connector(tmp_path, [feed])
+    assert _poll(connector, feed).new == 2
+    complete, missing = _outbox(connector)
+    assert "réouverture des liaisons ferroviaires" in complete["body"]
+    assert "Mentions légales" not in complete["body"]
+    assert "S'abonner" not in complete["body"]
+    assert missing["body"] == "Page perdue."
+    assert any("full text not fetched" in n and "404" in n for n in missing["notes"])
+    # the page is not part of the fingerprint: polling again finds nothing updated
+    served.bodies["summaries.xml"] = feed_xml.encode() + b" "
+    assert _poll(connector, feed).result == "no_new"
+
+
+def test_feeds_yaml_problems_name_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text(
+        "feeds:\n"
+        "  - id: ok\n"
+        "    url: https://a.example/rss\n"
+        "    interval: 15m\n"
+        "  - id: Bad Id\n"
+        "    url: https://b.example/rss\n"
+        "  - id: again\n"
+        "    url: https://a.example/rss\n"
+        "  - id: fast\n"
+        "    url: https://c.example/rss\n"
+        "    interval: 5s\n"
+        "  - id: typo\n"
+        "    url: https://d.example/rss\n"
+        "    ful_text: true\n"
+        "  - id: fine\n"
+        "    url: https://e.example/rss\n"
+        "    full_text: true\n"
+        "    conditional_get: false\n"
+    )
+    loaded = load_feeds(path)
+    assert [f.id for f in loaded.feeds] == ["ok", "fine"]
+    assert loaded.feeds[0].interval == 900
+    problems = [(p.line, p.reason.split(":")[0]) for p in loaded.problems]
+    assert problems == [
+        (5, "id"),
+        (7, "url already listed on line 2"),
+        (9, "interval"),
+        (12, "ful_text"),
+    ]
+    assert str(loaded.problems[0]).startswith(f"{path}:5: id")
+
+
+def test_opml_import_adds_new_feeds_with_categories(tmp_path: Path) -> None:
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("# my feeds\nfeeds:\n  - id: known\n    url: https://known.example/rss\n")
+    opml = tmp_path / "export.opml"
+    opml.write_text(
+        '<?xml version="1.0"?>\n<opml version="2.0"><head><title>x</title></head><body>\n'
+        '<outline text="Monde">\n'
+        '  <outline text="Le Monde" type="rss" xmlUrl="https://lemonde.example/rss"/>\n'
+        '  <outline text="Known" type="rss" xmlUrl="https://known.example/rss"/>\n'
+        '  <outline text="Le Monde" type="rss" xmlUrl="https://lemonde.example/autre"/>\n'
+        '  <outline text="Bad" type="rss" xmlUrl="gopher://old.example/"/>\n'
+        "</outline></body></opml>\n"
+    )
+    result = import_opml(opml, feeds)
+    assert [(f.id, f.tags) for f in result.added] == [
+        ("le-monde", ("Monde",)),
+        ("le-monde-2", ("Monde",)),
+    ]
+    assert result.skipped == ["https://known.example/rss"]
+    assert [(p.line, "url" in p.reason) for p in result.problems] == [(7, True)]
+    reloaded = load_feeds(feeds)
+    assert [f.id for f in reloaded.feeds] == ["known", "le-monde", "le-monde-2"]
+    assert reloaded.problems == []
+    assert feeds.read_text().startswith("# my feeds\n")
+
+
+def test_interval_adapts_within_bounds() -> None:
+    bounds = Bounds(60, 3600)
+    assert next_interval(600, new=0, total=10, unchanged=False, hint=None, bounds=bounds) == 900
+    assert next_interval(600, new=9, total=10, unchanged=False, hint=None, bounds=bounds) == 300
+    assert next_interval(600, new=3, total=10, unchanged=False, hint=None, bounds=bounds) == 600
+    assert next_interval(3000, new=0, total=0, unchanged=True, hint=None, bounds=bounds) == 3600
+    assert next_interval(100, new=9, total=10, unchanged=False, hint=None, bounds=bounds) == 60
+    assert next_interval(100, new=9, total=10, unchanged=False, hint=1800, bounds=bounds) == 1800
+
+
+def test_backoff_grows_with_jitter_and_honours_retry_after() -> None:
+    delays = [backoff(n, 10, 1000) for n in range(1, 6)]
+    for n, delay in enumerate(delays, start=1):
+        assert 10 * 2 ** (n - 1) / 2 <= delay <= 10 * 2 ** (n - 1)
+    assert backoff(20, 10, 1000) <= 1000
+    assert backoff(1, 10, 1000, retry_after=500) == 500
