@@ -171,6 +171,7 @@ def _ensure_topics(settings: Settings, log: Any) -> None:
 
 
 def _run_once(connector: Any) -> None:
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from connectors.produce import DeliveryError
@@ -182,7 +183,7 @@ def _run_once(connector: Any) -> None:
         MofNCompleteColumn(),
         TextColumn("{task.fields[line]}"),
     )
-    with Progress(*columns, transient=False, console=None) as progress:
+    with Progress(*columns, console=Console(stderr=True)) as progress:
         task = progress.add_task("feeds", total=len(connector.feeds), line="")
 
         def advance(outcome: Any) -> None:

@@ -226,51 +226,61 @@ class Connector:
         acknowledged. Raises DeliveryError (the rest stays for the next call)."""
         sent = 0
         while rows := self.state.outbox(batch):
-            started = time.perf_counter()
-            if self._producer is None:
-                try:
-                    self._producer = make_producer(self.settings.kafka_bootstrap_servers)
-                except KafkaError as exc:
-                    raise DeliveryError(f"Kafka unreachable: {exc or type(exc).__name__}") from exc
-            try:
-                send_all(
-                    self._producer,
-                    self.settings.topic_raw,
-                    ((article_id.encode(), payload) for _, article_id, payload in rows),
-                )
-            finally:
-                self._timed("produce", started)
-            self.state.delivered(seq for seq, _, _ in rows)
+            self._send(rows)
+            self._delivered(rows)
             sent += len(rows)
-            PRODUCED.inc(len(rows))
         return sent
+
+    def _send(self, rows: list[tuple[int, str, bytes]]) -> None:
+        # Kafka only, no SQLite: this runs in a worker thread.
+        started = time.perf_counter()
+        if self._producer is None:
+            try:
+                self._producer = make_producer(self.settings.kafka_bootstrap_servers)
+            except KafkaError as exc:
+                raise DeliveryError(f"Kafka unreachable: {exc or type(exc).__name__}") from exc
+        try:
+            send_all(
+                self._producer,
+                self.settings.topic_raw,
+                ((article_id.encode(), payload) for _, article_id, payload in rows),
+            )
+        finally:
+            self._timed("produce", started)
+
+    def _delivered(self, rows: list[tuple[int, str, bytes]]) -> None:
+        self.state.delivered(seq for seq, _, _ in rows)
+        PRODUCED.inc(len(rows))
+        OUTBOX.set(self.state.outbox_size())
 
     async def deliver(self, stop: asyncio.Event) -> None:
         """Keep the outbox empty; back off while Kafka is down."""
         failures = 0
         while True:
-            try:
-                sent = await asyncio.to_thread(self.send_outbox)
-            except DeliveryError as exc:
-                failures += 1
-                self.kafka_ok = False
-                ERRORS.labels("kafka").inc()
-                delay = backoff(failures, 1.0, 30.0)
-                log.error(
-                    "kafka_delivery_failed",
-                    reason=str(exc),
-                    waiting=self.state.outbox_size(),
-                    retry_in=round(delay, 1),
-                )
-                if stop.is_set():
-                    return
-                await _wait(stop, delay)
+            rows = self.state.outbox(500)
+            if rows:
+                try:
+                    await asyncio.to_thread(self._send, rows)
+                except DeliveryError as exc:
+                    failures += 1
+                    self.kafka_ok = False
+                    ERRORS.labels("kafka").inc()
+                    delay = backoff(failures, 1.0, 30.0)
+                    log.error(
+                        "kafka_delivery_failed",
+                        reason=str(exc),
+                        waiting=self.state.outbox_size(),
+                        retry_in=round(delay, 1),
+                    )
+                    if stop.is_set():
+                        return
+                    await _wait(stop, delay)
+                    continue
+                self._delivered(rows)
+                failures = 0
+                self.kafka_ok = True
+                log.info("articles_produced", count=len(rows), topic=self.settings.topic_raw)
                 continue
-            failures = 0
-            self.kafka_ok = True
-            OUTBOX.set(self.state.outbox_size())
-            if sent:
-                log.info("articles_produced", count=sent, topic=self.settings.topic_raw)
             if stop.is_set():
                 return
             self._outbox_ready.clear()

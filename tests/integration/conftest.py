@@ -67,10 +67,12 @@ class Stack:
         env = {**private_environment("test"), "VIGIE_TOPIC_PARTITIONS": "2"}
         return cls(settings=settings_for(env), env=env, logs=logs)
 
-    def run(self, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, timeout: float = 120.0, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [VIGIE, *args],
-            env={**os.environ, **self.env},
+            env={**os.environ, **self.env, **(env or {})},
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -78,9 +80,14 @@ class Stack:
         )
 
     def start_worker(self, *args: str) -> subprocess.Popen[bytes]:
+        return self.start("worker", *args)
+
+    def start(self, *args: str) -> subprocess.Popen[bytes]:
+        """A long-lived `vigie` process (worker, connector), stopped with the stack;
+        its log is worker-<n>.log."""
         log = (self.logs / f"worker-{len(self.workers)}.log").open("wb")
         process = subprocess.Popen(
-            [VIGIE, "worker", *args],
+            [VIGIE, *args],
             env={**os.environ, **self.env},
             stdout=log,
             stderr=subprocess.STDOUT,
