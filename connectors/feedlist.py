@@ -115,6 +115,9 @@ def load_feeds(path: Path) -> FeedList:
         if not isinstance(entry, dict):
             problems.append(Problem(path, line, "a feed is a mapping with at least id and url"))
             continue
+        url = entry.get("url")
+        if isinstance(url, str) and url and "://" not in url:  # a local file, for replays
+            entry = {**entry, "url": (path.parent / url).resolve().as_uri()}
         try:
             feed = FeedConfig.model_validate(entry)
         except ValidationError as exc:

@@ -52,3 +52,33 @@ def test_enrich_of_a_bad_article_json_names_the_field(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["enrich", str(bad)])
     assert result.exit_code == 1
     assert "published_at" in result.output
+
+
+def test_feeds_check_prints_the_normalised_articles_as_json() -> None:
+    import json
+
+    result = CliRunner().invoke(app, ["feeds", "check", "tests/data/feeds/rss2.xml"])
+    assert result.exit_code == 0, result.output
+    checked = json.loads(result.output)
+    assert [a["canonical_url"] for a in checked["articles"]] == [
+        "https://quotidien.example/monde/sommet.html",
+        "https://quotidien.example/region/marche.html",
+    ]
+    assert checked["update_hint_seconds"] == 3600
+    assert checked["warnings"] == ["tests-data-feeds-rss2-xml: entry 2 repeats entry 1; skipped"]
+
+
+def test_feeds_check_of_a_missing_file_or_a_bad_url_fails_clearly() -> None:
+    missing = CliRunner().invoke(app, ["feeds", "check", "tests/data/feeds/nowhere.xml"])
+    assert missing.exit_code == 1
+    assert "cannot read feed" in missing.output
+    assert "No such file" in missing.output
+    refused = CliRunner().invoke(app, ["feeds", "check", "http://127.0.0.1:9/feed.xml"])
+    assert refused.exit_code == 1
+    assert "cannot read feed: http://127.0.0.1:9/feed.xml" in refused.output
+
+
+def test_the_shipped_feed_list_is_valid() -> None:
+    result = CliRunner().invoke(app, ["feeds", "validate"])
+    assert result.exit_code == 0, result.output
+    assert "0 problems" in result.output
