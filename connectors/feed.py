@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +14,7 @@ from urllib.parse import urljoin
 import feedparser
 
 from connectors.canonical import canonical_url
+from connectors.dates import lenient_date
 from connectors.feedlist import FeedConfig
 from connectors.fetch import Fetched, Fetcher, FetchError
 from vigie.article import Article, Media, Source, article_id
@@ -108,13 +110,22 @@ def _media(entry: Any) -> tuple[Media, ...]:
     return tuple(found.values())
 
 
+# feedparser's ISO 8601 reader takes "2020/1/10 14:33" or "2020.01.10" for 1 November
+# 2020 (it matches a prefix and drops the rest): such dates are not its to read.
+_MISREAD = re.compile(r"^\s*\d{4}[/.]\d")
+
+
 def _date(entry: Any, key: str, notes: list[str]) -> datetime | None:
     # dict.get: feedparser's own get() maps a missing updated_parsed to
     # published_parsed, with a deprecation warning.
-    value = _utc(dict.get(entry, f"{key}_parsed"))
     raw = dict.get(entry, key)
+    value = _utc(dict.get(entry, f"{key}_parsed"))
+    if raw and _MISREAD.match(str(raw)):
+        value = None
     if value is None and raw:
-        notes.append(f"{key} date {str(raw)[:60]!r} could not be read")
+        value = lenient_date(str(raw))
+        if value is None:
+            notes.append(f"{key} date {str(raw)[:60]!r} could not be read")
     return value
 
 

@@ -1,4 +1,5 @@
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -73,3 +74,45 @@ def test_a_feed_from_a_url_on_a_real_local_server() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        ("Thu,28 Jul 2022 4:35:5 GMT+9", "2022-07-27T19:35:05+00:00"),  # Korea Times
+        ("Seg, 24 Set 2018 19:42:40 -0300", "2018-09-24T22:42:40+00:00"),  # UOL, Portuguese
+        ("Wes, 18 Aug 2021 17:00:00 +0800", "2021-08-18T09:00:00+00:00"),  # misspelt weekday
+        ("lun., 3 févr. 2025 10:00:00 +0100", "2025-02-03T09:00:00+00:00"),
+    ],
+)
+def test_real_world_dates_feedparser_cannot_read(written: str, read: str) -> None:
+    from connectors.dates import lenient_date
+
+    found = lenient_date(written)
+    assert found is not None
+    assert found.isoformat() == read
+
+
+@pytest.mark.parametrize("written", ["2020/1/10 14:33:00", "3 Okt 2024 10:00 MEZ", "bientôt"])
+def test_a_date_without_a_known_zone_is_not_guessed(written: str) -> None:
+    from connectors.dates import lenient_date
+
+    assert lenient_date(written) is None
+
+
+def test_unreadable_dates_are_flagged_in_notes(tmp_path: Path) -> None:
+    feed = tmp_path / "dates.xml"
+    feed.write_text(
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+        "<link>https://d.example/</link>"
+        "<item><title>a</title><link>https://d.example/a</link>"
+        "<pubDate>Seg, 24 Set 2018 19:42:40 -0300</pubDate></item>"
+        "<item><title>b</title><link>https://d.example/b</link>"
+        "<pubDate>2020/1/10 14:33:00</pubDate></item></channel></rss>"
+    )
+    (a, b), _ = _parse(str(feed))
+    assert a.published_at == datetime(2018, 9, 24, 22, 42, 40, tzinfo=UTC)
+    assert a.notes == ()
+    assert b.published_at is None
+    assert b.date_missing
+    assert b.notes == ("published date '2020/1/10 14:33:00' could not be read",)
