@@ -6,6 +6,7 @@ import asyncio
 import json
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -127,6 +128,43 @@ def validate() -> None:
     typer.echo(f"{len(loaded.feeds)} valid feeds, {len(loaded.problems)} problems")
     if loaded.problems:
         raise typer.Exit(code=1)
+
+
+@feeds_app.command("status")
+def status() -> None:
+    """Each listed feed as the connector last saw it: last success, failures in a
+    row, last error, interval and next poll."""
+    from connectors.state import State
+
+    settings = _settings()
+    loaded = load_feeds(settings.feeds_file)
+    if not settings.connector_state.exists():
+        raise _fail(f"no connector state at {settings.connector_state} (never run?)")
+    state = State(settings.connector_state)
+    now = time.time()
+    try:
+        for feed in loaded.feeds:
+            known = state.feed(feed.id)
+            if known.last_success is None and not known.failures:
+                typer.echo(f"{feed.id}: never polled")
+                continue
+            ok = f"ok {_ago(now - known.last_success)} ago" if known.last_success else "never ok"
+            line = f"{feed.id}: {ok}"
+            if known.interval:
+                line += f", every {_ago(known.interval)}"
+            line += f", next in {_ago(max(0.0, known.next_poll - now))}"
+            if known.failures:
+                line += f"; {known.failures} failures in a row, last: {known.last_error}"
+            typer.secho(line, fg=typer.colors.RED if known.failures else None)
+    finally:
+        state.close()
+
+
+def _ago(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit}"
+    return f"{seconds:.0f}s"
 
 
 @connector_app.command("run")

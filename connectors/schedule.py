@@ -18,6 +18,14 @@ class Bounds:
         return min(self.high, max(self.low, value))
 
 
+def _floor(hint: float | None, bounds: Bounds) -> Bounds:
+    return Bounds(max(bounds.low, min(hint, bounds.high)), bounds.high) if hint else bounds
+
+
+def first_interval(configured: float | None, hint: float | None, bounds: Bounds) -> float:
+    return _floor(hint, bounds).clamp(configured or DEFAULT_INTERVAL)
+
+
 def next_interval(
     current: float | None,
     *,
@@ -38,8 +46,7 @@ def next_interval(
         interval /= 2
     elif new / total < 0.1:
         interval *= 1.2
-    low = max(bounds.low, min(hint, bounds.high)) if hint else bounds.low
-    return Bounds(low, bounds.high).clamp(interval)
+    return _floor(hint, bounds).clamp(interval)
 
 
 def backoff(failures: int, base: float, cap: float, retry_after: float | None = None) -> float:

@@ -27,7 +27,13 @@ from connectors.feedlist import FeedConfig, load_feeds
 from connectors.fetch import Fetched, Fetcher, FetchError
 from connectors.fulltext import FullText, needs_full_text
 from connectors.produce import DeliveryError, make_producer, send_all
-from connectors.schedule import DEFAULT_INTERVAL, Bounds, backoff, next_interval
+from connectors.schedule import (
+    DEFAULT_INTERVAL,
+    Bounds,
+    backoff,
+    first_interval,
+    next_interval,
+)
 from connectors.state import State, fingerprint
 from vigie import logs
 from vigie.article import Article
@@ -112,14 +118,18 @@ class Connector:
         accepted = [(fingerprint(a), a) for a in [*novelty.new, *novelty.updated]]
         if feed.full_text:
             accepted = await self._complete(accepted)
-        interval = self._interval(
-            feed,
-            known.interval,
-            len(novelty.new),
-            len(parsed.articles),
-            False,
-            parsed.update_hint,
-        )
+        if known.last_success is None:
+            # A first poll finds everything new, which says nothing of the feed's pace.
+            interval = first_interval(feed.interval, parsed.update_hint, self.bounds)
+        else:
+            interval = self._interval(
+                feed,
+                known.interval,
+                len(novelty.new),
+                len(parsed.articles),
+                False,
+                parsed.update_hint,
+            )
         seen_ids = [a.id for a in parsed.articles]
         self.state.accept(
             feed.id, accepted, seen_ids, fetched.validators, interval, self._at(interval)

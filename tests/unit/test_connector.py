@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from connectors.feedlist import FeedConfig, import_opml, load_feeds
-from connectors.schedule import Bounds, backoff, next_interval
+from connectors.schedule import Bounds, backoff, first_interval, next_interval
 from connectors.service import Connector, Outcome
 from connectors.state import State
 from tests.feedserver import Served, feed_server
@@ -242,6 +242,14 @@ def test_interval_adapts_within_bounds() -> None:
     assert next_interval(3000, new=0, total=0, unchanged=True, hint=None, bounds=bounds) == 3600
     assert next_interval(100, new=9, total=10, unchanged=False, hint=None, bounds=bounds) == 60
     assert next_interval(100, new=9, total=10, unchanged=False, hint=1800, bounds=bounds) == 1800
+
+
+def test_a_first_poll_keeps_the_configured_interval() -> None:
+    bounds = Bounds(60, 3600)
+    assert first_interval(None, None, bounds) == 900
+    assert first_interval(120, None, bounds) == 120
+    assert first_interval(120, 1800, bounds) == 1800  # the feed's own hint is a floor
+    assert first_interval(10, None, bounds) == 60
 
 
 def test_backoff_grows_with_jitter_and_honours_retry_after() -> None:
