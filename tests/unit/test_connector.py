@@ -258,3 +258,20 @@ def test_backoff_grows_with_jitter_and_honours_retry_after() -> None:
         assert 10 * 2 ** (n - 1) / 2 <= delay <= 10 * 2 ** (n - 1)
     assert backoff(20, 10, 1000) <= 1000
     assert backoff(1, 10, 1000, retry_after=500) == 500
+
+
+def test_the_feed_list_is_reloaded_keeping_known_schedules(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text("feeds:\n  - id: a\n    url: https://a.example/rss\n")
+    connector = _connector(tmp_path, load_feeds(path).feeds)
+    connector.next_poll["a"] = 12345.0
+    path.write_text(
+        "feeds:\n  - id: a\n    url: https://a.example/rss\n"
+        "  - id: b\n    url: https://b.example/rss\n  - id: Bad\n    url: x\n"
+    )
+    connector.reload(path)
+    assert sorted(connector.feeds) == ["a", "b"]
+    assert connector.next_poll == {"a": 12345.0, "b": 0.0}
+    path.write_text("feeds:\n  - id: b\n    url: https://b.example/rss\n")
+    connector.reload(path)
+    assert list(connector.next_poll) == ["b"]
