@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
+import ftfy
 
 from connectors.canonical import canonical_url
 from connectors.dates import lenient_date
@@ -115,6 +116,22 @@ def _media(entry: Any) -> tuple[Media, ...]:
 _MISREAD = re.compile(r"^\s*\d{4}[/.]\d")
 
 
+# Two non-ASCII Latin letters or cp1252 signs in a row: where mojibake ("Ã©", "â€™",
+# "Ð¯") always is, and ordinary text rarely; only such text is given to ftfy.
+_MOJIBAKE_HINT = re.compile(r"[\u0080-\u02ff\u2013-\u203a\u20ac\u2122]{2}")
+
+
+def _repaired(text: str, field: str, notes: list[str]) -> str:
+    """Text whose UTF-8 was decoded as another encoding (once or twice) by the
+    publisher, repaired by ftfy; the article's notes say so."""
+    if not _MOJIBAKE_HINT.search(text):
+        return text
+    fixed = str(ftfy.fix_encoding(text))
+    if fixed != text:
+        notes.append(f"{field}: mojibake repaired")
+    return fixed
+
+
 def _date(entry: Any, key: str, notes: list[str]) -> datetime | None:
     # dict.get: feedparser's own get() maps a missing updated_parsed to
     # published_parsed, with a deprecation warning.
@@ -190,18 +207,21 @@ def parse_feed(document: FeedDocument, feed: FeedConfig) -> ParsedFeed:
         notes: list[str] = []
         published = _date(entry, "published", notes)
         updated = _date(entry, "updated", notes)
+        title = _repaired(str(entry.get("title", "")), "title", notes)
+        summary = _repaired(str(entry.get("summary", "")), "summary", notes)
         body = _body(entry)
         if len(body) > MAX_BODY_CHARS:
             notes.append(f"body cut from {len(body)} to {MAX_BODY_CHARS} characters")
             body = body[:MAX_BODY_CHARS]
+        body = _repaired(body, "body", notes)
         articles.append(
             Article(
                 id=article_id(url),
                 url=urljoin(base, str(link).strip()),
                 canonical_url=url,
                 source=source,
-                title=str(entry.get("title", "")),
-                summary=str(entry.get("summary", "")),
+                title=title,
+                summary=summary,
                 body=body,
                 authors=tuple(
                     str(a.get("name")) for a in entry.get("authors", []) if a.get("name")

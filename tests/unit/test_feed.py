@@ -116,3 +116,31 @@ def test_unreadable_dates_are_flagged_in_notes(tmp_path: Path) -> None:
     assert b.published_at is None
     assert b.date_missing
     assert b.notes == ("published date '2020/1/10 14:33:00' could not be read",)
+
+
+def test_mojibake_is_repaired_and_said(tmp_path: Path) -> None:
+    # What Le Monde's and Le Figaro's feeds carry: UTF-8 read as cp1252, then
+    # written out as UTF-8 again; and the same twice over.
+    once = "Zidane égale le record d’invincibilité".encode().decode("cp1252")
+    twice = "Pékin".encode().decode("cp1252").encode().decode("cp1252")
+    legit = "Les négociations à São Paulo, ações e eleições"
+    feed = tmp_path / "mojibake.xml"
+    feed.write_text(
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+        "<link>https://m.example/</link>"
+        f"<item><title>{once}</title><link>https://m.example/a</link>"
+        f"<description>{twice}</description></item>"
+        f"<item><title>{legit}</title><link>https://m.example/b</link></item>"
+        "</channel></rss>",
+        encoding="utf-8",
+    )
+    (a, b), _ = _parse(str(feed))
+    assert a.title == "Zidane égale le record d’invincibilité"
+    assert a.summary == "Pékin"
+    assert a.notes == (
+        "title: mojibake repaired",
+        "summary: mojibake repaired",
+        "body: mojibake repaired",
+    )
+    assert b.title == legit
+    assert b.notes == ()
