@@ -190,8 +190,8 @@ def _run_client(mode: str, port: int, feeds: int, hosts: int) -> dict[str, Any]:
 
 
 def _row(name: str, run: dict[str, Any], feeds: int, peak: float) -> str:
-    # Parse and produce block their process while they run, so their wall time is
-    # exact; fetching is the rest (in the connector, many fetches overlap it).
+    # Parse is the CPU time of parsing (the connector parses in a thread), produce
+    # the wall time of sending; fetching is the rest (many fetches overlap).
     wall = run["seconds"]
     parse, produce = run["stages"]["parse"], run["stages"]["produce"]
     shares = [max(0.0, wall - parse - produce), parse, produce]
@@ -243,8 +243,8 @@ def main() -> None:
     print(_row("naive sequential loop", naive["runs"]["cold"], args.feeds, naive["peak_rss_mb"]))
     print(
         "cold: every feed new; warm: the same feeds again (304s, nothing produced).\n"
-        "Shares are of wall time: parse and produce measured, fetch the rest (waiting on the\n"
-        "network and the event loop). The connector is polite (2 requests per host at once,\n"
+        "Shares are of wall time: parse (CPU) and produce measured, fetch the rest (waiting on\n"
+        "the network and the event loop). The connector is polite (2 requests per host at once,\n"
         "50 ms apart) and keeps state; the naive loop does neither. The connector's parse\n"
         "includes normalising to the article schema and the seen/changed check."
     )
