@@ -109,7 +109,7 @@ class Connector:
         if fetched.unchanged:
             result: Result = "not_modified" if fetched.status == 304 else "unchanged"
             interval = self._interval(feed, known.interval, 0, 0, True, None)
-            self.state.accept(feed.id, [], [], fetched.validators, interval, self._at(interval))
+            self.state.accept(feed.id, [], None, fetched.validators, interval, self._at(interval))
             return self._succeeded(feed, Outcome(feed.id, result))
         try:
             # In a thread: a 3 MB feed takes a second to parse, and /health, the other
@@ -211,7 +211,8 @@ class Connector:
             self.unhealthy.discard(feed.id)
             log.info("feed_healthy_again", feed=feed.id)
         UNHEALTHY.set(len(self.unhealthy))
-        self.next_poll[feed.id] = self.state.feed(feed.id).next_poll
+        if feed.id in self.feeds:  # not removed from the list while it was polled
+            self.next_poll[feed.id] = self.state.feed(feed.id).next_poll
         log.info(
             "feed_polled",
             feed=feed.id,
@@ -229,7 +230,8 @@ class Connector:
         base = min(known.interval or feed.interval or DEFAULT_INTERVAL, 300.0)
         delay = backoff(known.failures + 1, base, self.bounds.high, retry_after)
         failures = self.state.failed(feed.id, kind, error, time.time() + delay)
-        self.next_poll[feed.id] = time.time() + delay
+        if feed.id in self.feeds:
+            self.next_poll[feed.id] = time.time() + delay
         POLLS.labels("error").inc()
         ERRORS.labels(kind).inc()
         FAILURES.labels(feed.id).set(failures)
@@ -328,7 +330,13 @@ class Connector:
         polls: dict[str, asyncio.Task[Outcome]] = {}
         capacity = self.settings.fetch_concurrency * 2
         feeds_mtime = _mtime(feeds_file)
+        next_prune = 0.0
         while not stop.is_set():
+            if time.time() >= next_prune:
+                next_prune = time.time() + 3600
+                forgotten = self.state.forget_older_than(self.settings.entry_retention_days * 86400)
+                if forgotten:
+                    log.info("entries_forgotten", count=forgotten)
             if feeds_file is not None and _mtime(feeds_file) != feeds_mtime:
                 feeds_mtime = _mtime(feeds_file)
                 self.reload(feeds_file)

@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS feeds (
     etag TEXT, last_modified TEXT, body_hash TEXT,
     interval REAL, next_poll REAL NOT NULL DEFAULT 0,
     failures INTEGER NOT NULL DEFAULT 0,
-    last_success REAL, last_error TEXT, last_error_kind TEXT
+    last_success REAL, last_error TEXT, last_error_kind TEXT,
+    last_parsed REAL
 );
 CREATE TABLE IF NOT EXISTS entries (
     article_id TEXT PRIMARY KEY,
@@ -129,14 +130,15 @@ class State:
         self,
         feed_id: str,
         accepted: list[tuple[str, Article]],
-        seen_ids: Iterable[str],
+        seen_ids: Iterable[str] | None,
         validators: Validators,
         interval: float,
         next_poll: float,
     ) -> None:
         """One successful poll, in one transaction: its new and updated articles (with
         the fingerprint of their feed version) into the outbox, the fingerprints, the
-        feed's validators and next poll."""
+        feed's validators and next poll. `seen_ids` is None when the feed was
+        unchanged (not parsed)."""
         now = time.time()
         with self._transaction():
             for entry_fingerprint, article in accepted:
@@ -150,10 +152,16 @@ class State:
                     "INSERT INTO outbox (article_id, payload) VALUES (?, ?)",
                     (article.id, article.model_dump_json().encode()),
                 )
-            self._db.executemany(
-                "UPDATE entries SET last_seen = ? WHERE article_id = ?",
-                [(now, article_id) for article_id in seen_ids],
-            )
+            if seen_ids is not None:
+                self._db.executemany(
+                    "UPDATE entries SET last_seen = ? WHERE article_id = ?",
+                    [(now, article_id) for article_id in seen_ids],
+                )
+                self._db.execute(
+                    "INSERT INTO feeds (feed_id, last_parsed) VALUES (?, ?)"
+                    " ON CONFLICT(feed_id) DO UPDATE SET last_parsed = excluded.last_parsed",
+                    (feed_id, now),
+                )
             self._db.execute(
                 "INSERT INTO feeds (feed_id, etag, last_modified, body_hash, interval, next_poll,"
                 " failures, last_success) VALUES (?, ?, ?, ?, ?, ?, 0, ?)"
@@ -199,11 +207,17 @@ class State:
             self._db.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
 
     def forget_older_than(self, seconds: float) -> int:
-        """Drop fingerprints of entries no feed has shown for `seconds` (feeds are
-        rolling windows; an entry gone that long will not come back)."""
+        """Drop fingerprints of entries that their feed, parsed since, no longer
+        shows, and of feeds not polled successfully, for `seconds` (feeds are rolling
+        windows: such an entry will not come back). An entry of a feed answering
+        304 all that while is kept: it was not seen because nothing was read."""
+        cutoff = time.time() - seconds
         with self._transaction():
             cursor = self._db.execute(
-                "DELETE FROM entries WHERE last_seen < ?", (time.time() - seconds,)
+                "DELETE FROM entries WHERE last_seen < :cutoff AND NOT EXISTS ("
+                " SELECT 1 FROM feeds f WHERE f.feed_id = entries.feed_id"
+                " AND f.last_parsed <= entries.last_seen AND f.last_success >= :cutoff)",
+                {"cutoff": cutoff},
             )
         return cursor.rowcount
 

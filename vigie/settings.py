@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     poll_min_seconds: float = Field(default=120.0, gt=0)
     poll_max_seconds: float = Field(default=6 * 3600.0, gt=0)
     feed_unhealthy_after: int = Field(default=5, ge=1)
+    # Fingerprints of entries gone from their feed this long are forgotten.
+    entry_retention_days: float = Field(default=90.0, gt=0)
     # Contact for the User-Agent, so a publisher can reach whoever runs this.
     connector_contact: str | None = None
 

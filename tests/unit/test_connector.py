@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,11 +15,14 @@ from typing import Any
 
 import pytest
 
+from connectors.feed import document_of, parse_feed
 from connectors.feedlist import FeedConfig, import_opml, load_feeds
+from connectors.fetch import Fetched
 from connectors.schedule import Bounds, backoff, first_interval, next_interval
 from connectors.service import Connector, Outcome
 from connectors.state import State
 from tests.feedserver import Served, feed_server
+from vigie.article import Article
 from vigie.settings import Settings
 
 
@@ -48,6 +52,12 @@ def _poll(connector: Connector, feed: FeedConfig) -> Outcome:
             await connector.fetcher.close()
 
     return asyncio.run(go())
+
+
+def _articles_of(served: Served) -> list[Article]:
+    url = served("/feeds/rss2.xml")
+    fetched = Fetched(url, 200, served.body("rss2.xml"), {"content-location": url})
+    return parse_feed(document_of(fetched), FeedConfig(id="quotidien", url=url)).articles
 
 
 def _outbox(connector: Connector) -> list[dict[str, Any]]:
@@ -275,3 +285,30 @@ def test_the_feed_list_is_reloaded_keeping_known_schedules(tmp_path: Path) -> No
     path.write_text("feeds:\n  - id: b\n    url: https://b.example/rss\n")
     connector.reload(path)
     assert list(connector.next_poll) == ["b"]
+
+
+def test_entries_gone_from_their_feed_are_forgotten_but_not_those_behind_304s(
+    tmp_path: Path, served: Served
+) -> None:
+    feed = FeedConfig(id="quotidien", url=served("/feeds/rss2.xml"))
+    connector = _connector(tmp_path, [feed])
+    _poll(connector, feed)
+    assert _poll(connector, feed).result == "not_modified"
+    db = connector.state._db
+    # as if all this happened 100 days ago, the last poll being a 304 today
+    db.execute("UPDATE entries SET last_seen = last_seen - 8640000")
+    db.execute("UPDATE feeds SET last_parsed = last_parsed - 8640000")
+    assert connector.state.forget_older_than(90 * 86400) == 0
+    # the feed is read again today and the market story is no longer in it
+    served.bodies["rss2.xml"] = re.sub(
+        rb"<item>\s*<title>March.*?</item>", b"", served.body("rss2.xml"), flags=re.S
+    )
+    try:
+        outcome = _poll(connector, feed)
+    finally:
+        del served.bodies["rss2.xml"]
+    assert (outcome.result, outcome.seen) == ("no_new", 1)
+    assert connector.state.forget_older_than(90 * 86400) == 1
+    assert connector.state.novelty(
+        [a for a in _articles_of(served) if "marche" in a.canonical_url]
+    ).new  # forgotten: it would count as new if it ever came back
