@@ -82,9 +82,10 @@ def _body(entry: Any) -> str:
     return str(entry.get("summary", ""))
 
 
-# Kafka refuses messages over 1 MB by default; a body longer than this is cut
-# (and the article says so) rather than the whole article being refused.
-MAX_BODY_CHARS = 200_000
+# Kafka refuses messages over 1 MB by default; a body or summary longer than this
+# is cut (and the article says so) rather than the whole article being refused.
+MAX_BODY_CHARS = 100_000
+MAX_TITLE_CHARS = 2_000
 
 
 def _media(entry: Any) -> tuple[Media, ...]:
@@ -119,6 +120,14 @@ _MISREAD = re.compile(r"^\s*\d{4}[/.]\d")
 # Two non-ASCII Latin letters or cp1252 signs in a row: where mojibake ("Ã©", "â€™",
 # "Ð¯") always is, and ordinary text rarely; only such text is given to ftfy.
 _MOJIBAKE_HINT = re.compile(r"[\u0080-\u02ff\u2013-\u203a\u20ac\u2122]{2}")
+
+
+def _text(text: str, field: str, limit: int, notes: list[str]) -> str:
+    # Cut before repairing: ftfy takes a second over a few megabytes.
+    if len(text) > limit:
+        notes.append(f"{field} cut from {len(text)} to {limit} characters")
+        text = text[:limit]
+    return _repaired(text, field, notes)
 
 
 def _repaired(text: str, field: str, notes: list[str]) -> str:
@@ -207,13 +216,9 @@ def parse_feed(document: FeedDocument, feed: FeedConfig) -> ParsedFeed:
         notes: list[str] = []
         published = _date(entry, "published", notes)
         updated = _date(entry, "updated", notes)
-        title = _repaired(str(entry.get("title", "")), "title", notes)
-        summary = _repaired(str(entry.get("summary", "")), "summary", notes)
-        body = _body(entry)
-        if len(body) > MAX_BODY_CHARS:
-            notes.append(f"body cut from {len(body)} to {MAX_BODY_CHARS} characters")
-            body = body[:MAX_BODY_CHARS]
-        body = _repaired(body, "body", notes)
+        title = _text(str(entry.get("title", "")), "title", MAX_TITLE_CHARS, notes)
+        summary = _text(str(entry.get("summary", "")), "summary", MAX_BODY_CHARS, notes)
+        body = _text(_body(entry), "body", MAX_BODY_CHARS, notes)
         articles.append(
             Article(
                 id=article_id(url),

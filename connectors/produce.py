@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, KafkaTimeoutError
 
 from vigie.article import Article
 
@@ -31,37 +33,55 @@ def make_producer(bootstrap_servers: str) -> KafkaProducer:
     )
 
 
-def send_all(producer: KafkaProducer, topic: str, messages: Iterable[tuple[bytes, bytes]]) -> int:
-    """Send (key, value) messages and wait for every acknowledgement; raise
-    DeliveryError if any was refused or could not be sent."""
-    failures: list[str] = []
+@dataclass
+class Sent:
+    """What became of each message, by position: acknowledged, refused for good
+    (too large, ...: sending it again cannot help) or failed for now."""
+
+    acknowledged: list[int] = field(default_factory=list)
+    refused: list[tuple[int, str]] = field(default_factory=list)
+    failed: list[tuple[int, str]] = field(default_factory=list)
+
+
+def send_each(producer: KafkaProducer, topic: str, messages: Iterable[tuple[bytes, bytes]]) -> Sent:
+    """Send (key, value) messages and wait for every acknowledgement."""
+    sent = Sent()
     futures = []
-    for key, value in messages:
+    for position, (key, value) in enumerate(messages):
         try:
-            futures.append(producer.send(topic, key=key, value=value))
+            futures.append((position, producer.send(topic, key=key, value=value)))
         except KafkaError as exc:
-            failures.append(str(exc) or type(exc).__name__)
-            break
-    try:
+            _sort(sent, position, exc)
+    # A flush that times out says nothing more than the futures below do.
+    with contextlib.suppress(KafkaError):
         producer.flush(timeout=30)
-    except KafkaError as exc:
-        failures.append(f"flush: {exc or type(exc).__name__}")
-    for future in futures:
+    for position, future in futures:
         if not future.is_done:
-            failures.append("not acknowledged in time")
+            _sort(sent, position, KafkaTimeoutError("not acknowledged in time"))
             continue
         try:
             future.get(timeout=0)
         except KafkaError as exc:
-            failures.append(str(exc) or type(exc).__name__)
-    if failures:
-        raise DeliveryError(
-            f"{len(failures)} of {len(futures)} messages not delivered: {failures[0]}"
-        )
-    return len(futures)
+            _sort(sent, position, exc)
+        else:
+            sent.acknowledged.append(position)
+    return sent
+
+
+def _sort(sent: Sent, position: int, exc: KafkaError) -> None:
+    reason = f"{type(exc).__name__}: {exc}"
+    (sent.failed if exc.retriable else sent.refused).append((position, reason))
 
 
 def produce(producer: KafkaProducer, topic: str, articles: Iterable[Article]) -> int:
-    return send_all(
-        producer, topic, ((a.id.encode(), a.model_dump_json().encode()) for a in articles)
+    """Send articles; raise DeliveryError unless Kafka acknowledged every one."""
+    listed = list(articles)
+    sent = send_each(
+        producer, topic, ((a.id.encode(), a.model_dump_json().encode()) for a in listed)
     )
+    problems = sent.refused + sent.failed
+    if problems:
+        raise DeliveryError(
+            f"{len(problems)} of {len(listed)} articles not delivered: {problems[0][1]}"
+        )
+    return len(sent.acknowledged)

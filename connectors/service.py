@@ -28,7 +28,7 @@ from connectors.feed import FeedError, ParsedFeed, document_of, parse_feed
 from connectors.feedlist import FeedConfig, load_feeds
 from connectors.fetch import Fetched, Fetcher, FetchError
 from connectors.fulltext import FullText, needs_full_text
-from connectors.produce import DeliveryError, make_producer, send_all
+from connectors.produce import DeliveryError, Sent, make_producer, send_each
 from connectors.schedule import (
     DEFAULT_INTERVAL,
     Bounds,
@@ -39,6 +39,7 @@ from connectors.schedule import (
 from connectors.state import State, fingerprint
 from vigie import logs
 from vigie.article import Article
+from vigie.deadletter import dead_letter
 from vigie.settings import Settings
 
 log = logs.get("vigie.connector")
@@ -255,12 +256,11 @@ class Connector:
         acknowledged. Raises DeliveryError (the rest stays for the next call)."""
         sent = 0
         while rows := self.state.outbox(batch):
-            self._send(rows)
-            self._delivered(rows)
-            sent += len(rows)
+            outcome = self._send(rows)
+            sent += self._settle(rows, outcome)
         return sent
 
-    def _send(self, rows: list[tuple[int, str, bytes]]) -> None:
+    def _send(self, rows: list[tuple[int, str, bytes]]) -> Sent:
         # Kafka only, no SQLite: this runs in a worker thread.
         started = time.perf_counter()
         if self._producer is None:
@@ -269,18 +269,61 @@ class Connector:
             except KafkaError as exc:
                 raise DeliveryError(f"Kafka unreachable: {exc or type(exc).__name__}") from exc
         try:
-            send_all(
+            sent = send_each(
                 self._producer,
                 self.settings.topic_raw,
                 ((article_id.encode(), payload) for _, article_id, payload in rows),
             )
+            if sent.refused:
+                self._dead_letters(rows, sent)
+            return sent
         finally:
             self._timed("produce", started)
 
-    def _delivered(self, rows: list[tuple[int, str, bytes]]) -> None:
-        self.state.delivered(seq for seq, _, _ in rows)
-        PRODUCED.inc(len(rows))
+    def _dead_letters(self, rows: list[tuple[int, str, bytes]], sent: Sent) -> None:
+        """A refused article goes to news.dlq, said with its id and size (its bytes
+        are what Kafka refused); one whose letter cannot be sent yet stays."""
+        assert self._producer is not None
+        letters = [
+            (
+                rows[position][1].encode(),
+                dead_letter(
+                    stage="connector",
+                    reason=f"article {rows[position][1]} ({len(rows[position][2])} bytes) "
+                    f"refused by Kafka: {reason}",
+                    payload=None,
+                    topic=self.settings.topic_raw,
+                ),
+            )
+            for position, reason in sent.refused
+        ]
+        posted = send_each(self._producer, self.settings.topic_dlq, letters)
+        unposted = {n for n, _ in posted.failed + posted.refused}
+        kept = [refusal for n, refusal in enumerate(sent.refused) if n in unposted]
+        sent.refused = [refusal for n, refusal in enumerate(sent.refused) if n not in unposted]
+        sent.failed.extend(
+            (position, f"{reason} (dead letter not sent)") for position, reason in kept
+        )
+
+    def _settle(self, rows: list[tuple[int, str, bytes]], sent: Sent) -> int:
+        """Drop acknowledged and refused rows from the outbox; raise DeliveryError if
+        some failed for now (they stay, in order, for the next attempt)."""
+        for position, reason in sent.refused:
+            # Sending it again cannot help, and it must not hold up the others.
+            _, article_id, payload = rows[position]
+            ERRORS.labels("refused").inc()
+            log.error(
+                "article_refused_by_kafka", article=article_id, bytes=len(payload), reason=reason
+            )
+        done = [rows[p][0] for p in sent.acknowledged] + [rows[p][0] for p, _ in sent.refused]
+        self.state.delivered(done)
+        PRODUCED.inc(len(sent.acknowledged))
         OUTBOX.set(self.state.outbox_size())
+        if sent.failed:
+            raise DeliveryError(
+                f"{len(sent.failed)} of {len(rows)} articles not delivered: {sent.failed[0][1]}"
+            )
+        return len(sent.acknowledged)
 
     async def deliver(self, stop: asyncio.Event) -> None:
         """Keep the outbox empty; back off while Kafka is down."""
@@ -289,7 +332,8 @@ class Connector:
             rows = self.state.outbox(500)
             if rows:
                 try:
-                    await asyncio.to_thread(self._send, rows)
+                    sent = await asyncio.to_thread(self._send, rows)
+                    delivered = self._settle(rows, sent)
                 except DeliveryError as exc:
                     failures += 1
                     self.kafka_ok = False
@@ -305,10 +349,9 @@ class Connector:
                         return
                     await _wait(stop, delay)
                     continue
-                self._delivered(rows)
                 failures = 0
                 self.kafka_ok = True
-                log.info("articles_produced", count=len(rows), topic=self.settings.topic_raw)
+                log.info("articles_produced", count=delivered, topic=self.settings.topic_raw)
                 continue
             if stop.is_set():
                 return

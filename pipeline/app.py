@@ -28,7 +28,6 @@ from pipeline.alerts.delivery import AlertMessage
 from pipeline.alerts.dispatch import Dispatcher
 from pipeline.alerts.store import RuleMatch, RuleStore
 from pipeline.batching import EventBatch
-from pipeline.deadletter import dead_letter
 from pipeline.duplicates import DuplicateIndex
 from pipeline.enrich import Enricher
 from pipeline.indexing import BulkIndexer
@@ -41,6 +40,7 @@ from pipeline.search.engine import (
 from pipeline.search.templates import rollover
 from vigie import logs
 from vigie.article import Article
+from vigie.deadletter import dead_letter
 from vigie.settings import Settings
 
 log = logs.get(__name__)

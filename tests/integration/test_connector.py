@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import raw_message
 from tests.feedserver import Served, feed_server
 from tests.integration.conftest import Stack, wait_for
 
@@ -132,3 +133,36 @@ def test_kafka_down_keeps_the_articles_until_it_is_back(
     assert "0 new, 0 updated" in again.stdout
     assert "4 articles produced" in again.stdout
     assert len(_raw(stack, 5, timeout=3)) == 4
+
+
+def test_an_article_kafka_refuses_does_not_hold_up_the_others(
+    stack: Stack, served: Served, tmp_path: Path
+) -> None:
+    from connectors.service import Connector
+    from connectors.state import State
+    from vigie.settings import settings_for
+
+    _connector_env(stack, served, tmp_path)
+    settings = settings_for(stack.env)
+    state = State(settings.connector_state)
+    connector = Connector(settings, [], state)
+    articles = [raw_message(f"https://big.example/{n}", f"n{n}", "texte") for n in range(3)]
+    huge = raw_message("https://big.example/huge", "huge", "x" * 1_500_000)
+    rows = [(f"id{n}", payload) for n, payload in enumerate([articles[0], huge, *articles[1:]])]
+    with state._transaction():
+        for article_id, payload in rows:
+            state._db.execute(
+                "INSERT INTO outbox (article_id, payload) VALUES (?, ?)", (article_id, payload)
+            )
+    try:
+        assert connector.send_outbox() == 3
+    finally:
+        connector.close()
+    assert state.outbox_size() == 0
+    titles = sorted(m["title"] for m in _raw(stack, 4, timeout=3))
+    assert titles == ["n0", "n1", "n2"]
+    (letter,) = stack.consume(settings.topic_dlq, 1, timeout=10)
+    assert letter["stage"] == "connector"
+    assert letter["reason"].startswith("article id1 (")
+    assert "MessageSizeTooLarge" in letter["reason"]
+    state.close()
