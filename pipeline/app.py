@@ -230,7 +230,9 @@ def create_app(
     async def match(stream: Any) -> None:
         await into_batch(stream, to_match, None)  # the index agent dead-letters bad ones
 
-    @app.agent(alerts, name="deliver")
+    # Several alerts at once, each rule's in turn (the dispatcher locks per rule):
+    # one slow or failing receiver delays its own rule, not the others.
+    @app.agent(alerts, name="deliver", concurrency=settings.delivery_concurrency)
     async def deliver(stream: Any) -> None:
         # Manual acks: an auto-acked stream acks the event it was on when the
         # worker stops, and a delivery cut short would never be sent again.

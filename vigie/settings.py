@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     delivery_max_attempts: int = Field(default=6, ge=1)
     delivery_backoff_seconds: float = Field(default=1.0, gt=0)
     delivery_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Alerts delivered at once per worker (a rule's own alerts go one at a time).
+    delivery_concurrency: int = Field(default=8, ge=1)
     rollover_max_age: str = "30d"
     rollover_max_docs: int = Field(default=5_000_000, ge=1)
     rollover_max_size: str = "25gb"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
@@ -66,6 +67,10 @@ class Dispatcher:
         self._state = state
         self._dead_letter = dead_letter
         self._client = httpx.AsyncClient(timeout=settings.delivery_timeout_seconds)
+        # Alerts are handled concurrently (a slow receiver must not hold up the other
+        # rules), and the digest timer runs beside them: one rule's state is read,
+        # changed and saved under its lock, or an update would be lost.
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def record(self, attempt: dict[str, Any]) -> None:
         """One line in the deliveries index; a failure to record never stops delivery."""
@@ -94,6 +99,10 @@ class Dispatcher:
         }
 
     async def handle(self, event: Any, alert: AlertMessage) -> None:
+        async with self._locks[alert.rule_id]:
+            await self._handle(event, alert)
+
+    async def _handle(self, event: Any, alert: AlertMessage) -> None:
         rule = await asyncio.to_thread(self._store.get, alert.rule_id)
         note = {
             "delivery_id": alert.alert_id,
@@ -125,18 +134,24 @@ class Dispatcher:
     async def flush_digests(self) -> None:
         """Send every digest whose window is over (a Faust timer calls this)."""
         for rule_id in list(self._state.keys()):
-            state = self._rule_state(rule_id)
-            if not state["digest"]:
+            if not self._state[rule_id].get("digest"):
                 continue
-            rule = await asyncio.to_thread(self._store.get, rule_id)
-            window = rule.digest_seconds if rule else 0.0
-            if time.time() - (state["digest_since"] or 0) < window:
-                continue
-            alerts = [AlertMessage.model_validate(a) for a in state["digest"]]
-            if rule is not None and rule.enabled:
-                await self._send(None, rule, alerts, state)
-            state["digest"], state["digest_since"] = [], None
-            self._state[rule_id] = state
+            async with self._locks[rule_id]:
+                await self._flush_digest(rule_id)
+
+    async def _flush_digest(self, rule_id: str) -> None:
+        state = self._rule_state(rule_id)
+        if not state["digest"]:
+            return
+        rule = await asyncio.to_thread(self._store.get, rule_id)
+        window = rule.digest_seconds if rule else 0.0
+        if time.time() - (state["digest_since"] or 0) < window:
+            return
+        alerts = [AlertMessage.model_validate(a) for a in state["digest"]]
+        if rule is not None and rule.enabled:
+            await self._send(None, rule, alerts, state)
+        state["digest"], state["digest_since"] = [], None
+        self._state[rule_id] = state
 
     async def _send(
         self, event: Any, rule: AlertRule, alerts: list[AlertMessage], state: dict[str, Any]

@@ -20,6 +20,7 @@ import pytest
 from pipeline.search.engine import connect
 from tests.conftest import SAMPLE_FEED, raw_message
 from tests.integration.conftest import Stack, wait_for
+from vigie.settings import settings_for
 
 SECRET = "s3cret-for-tests"
 
@@ -28,6 +29,7 @@ class Receiver(BaseHTTPRequestHandler):
     calls: ClassVar[list[dict[str, Any]]] = []
     counts: ClassVar[dict[str, int]] = defaultdict(int)
     held: ClassVar[threading.Event] = threading.Event()
+    holding: ClassVar[threading.Event] = threading.Event()
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
@@ -41,10 +43,15 @@ class Receiver(BaseHTTPRequestHandler):
                 SECRET.encode(), timestamp.encode() + b"." + body, hashlib.sha256
             ).hexdigest()
         )
+        arrived = time.monotonic()
         if path == "/slow" and n == 1:
             type(self).held.set()
             time.sleep(8)
+        if path == "/hold":
+            type(self).holding.set()
+            time.sleep(6)
         call = {
+            "arrived": arrived,
             "path": path,
             "n": n,
             "key": self.headers.get("Idempotency-Key"),
@@ -332,3 +339,29 @@ def test_a_restart_in_the_middle_of_a_delivery_sends_it_again_with_the_same_key(
     assert all(c["signed"] for c in calls)
     time.sleep(5)
     assert len(Receiver.to("/slow")) == 2
+
+
+def test_a_slow_receiver_does_not_hold_up_the_other_rules(stack: Stack, receiver: str) -> None:
+    # One partition, so both rules' alerts are in one queue: the second must not
+    # wait for the first receiver's six seconds.
+    stack.env["VIGIE_TOPIC_PARTITIONS"] = "1"
+    stack.settings = settings_for(stack.env)
+    stack.start_worker()
+    wait_for("the worker's API", lambda: _api(stack, "get", "/rules").status_code == 200 or None)
+    for rule in (
+        _rule(receiver, "held", "/hold", text="Spitzberg"),
+        _rule(receiver, "quick", "/quick", text="Zanzibar"),
+    ):
+        assert _api(stack, "post", "/rules", json=rule).status_code == 201
+    stack.produce(
+        stack.settings.topic_raw,
+        [raw_message("https://x.example/spitzberg", "Spitzberg", "Le Spitzberg fond.")],
+    )
+    assert Receiver.holding.wait(90), "the held call never came"
+    stack.produce(
+        stack.settings.topic_raw,
+        [raw_message("https://x.example/zanzibar", "Zanzibar", "Zanzibar vote.")],
+    )
+    (held,) = wait_for("the held call", lambda: Receiver.to("/hold") or None, timeout=90)
+    (quick,) = wait_for("the quick call", lambda: Receiver.to("/quick") or None, timeout=90)
+    assert quick["arrived"] < held["arrived"] + 6
