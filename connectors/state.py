@@ -142,6 +142,13 @@ class State:
         now = time.time()
         with self._transaction():
             for entry_fingerprint, article in accepted:
+                known = self._db.execute(
+                    "SELECT fingerprint FROM entries WHERE article_id = ?", (article.id,)
+                ).fetchone()
+                if known is not None and known[0] == entry_fingerprint:
+                    # Accepted meanwhile by another feed's poll (the same story in two
+                    # feeds, the check and this write apart by a full-text fetch).
+                    continue
                 self._db.execute(
                     "INSERT INTO entries (article_id, fingerprint, feed_id, first_seen, last_seen)"
                     " VALUES (?, ?, ?, ?, ?) ON CONFLICT(article_id) DO UPDATE SET"

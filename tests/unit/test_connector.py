@@ -312,3 +312,18 @@ def test_entries_gone_from_their_feed_are_forgotten_but_not_those_behind_304s(
     assert connector.state.novelty(
         [a for a in _articles_of(served) if "marche" in a.canonical_url]
     ).new  # forgotten: it would count as new if it ever came back
+
+
+def test_the_same_story_accepted_by_two_feeds_goes_out_once(tmp_path: Path) -> None:
+    from connectors.fetch import Validators
+    from connectors.state import fingerprint
+    from tests.conftest import make_article
+
+    state = State(tmp_path / "state.sqlite3")
+    story = make_article("https://wire.example/story", "Story", "Text.")
+    # both polls checked before either wrote (a full-text fetch in between)
+    assert state.novelty([story]).new == [story]
+    assert state.novelty([story]).new == [story]
+    for feed_id in ("first", "second"):
+        state.accept(feed_id, [(fingerprint(story), story)], [story.id], Validators(), 60, 0)
+    assert state.outbox_size() == 1
