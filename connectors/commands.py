@@ -8,7 +8,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -16,21 +16,15 @@ from connectors.feed import FeedError, document_of, parse_feed
 from connectors.feedlist import FeedConfig, import_opml, load_feeds, slug
 from connectors.fetch import Fetcher, FetchError
 from vigie import logs
-from vigie.settings import Settings, load_settings
+from vigie.commandline import command_settings, failure
+from vigie.settings import Settings
+
+if TYPE_CHECKING:  # the service pulls in Kafka and aiohttp: imported when run
+    from connectors.service import Connector, Outcome
+    from vigie.article import Article
 
 feeds_app = typer.Typer(help="The feed list: check a feed, import OPML, validate feeds.yaml.")
 connector_app = typer.Typer(help="The feed connector service.")
-
-
-def _settings() -> Settings:
-    settings = load_settings()
-    logs.configure(settings.log_level)
-    return settings
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    return typer.Exit(code=1)
 
 
 @feeds_app.command("check")
@@ -43,7 +37,7 @@ def check(
     ] = False,
 ) -> None:
     """Fetch and parse one feed and print its normalised articles as JSON (no Kafka)."""
-    settings = _settings()
+    settings = command_settings()
     listed = (
         {f.id: f for f in load_feeds(settings.feeds_file).feeds}
         if settings.feeds_file.exists()
@@ -52,11 +46,11 @@ def check(
     try:
         feed = listed.get(target) or FeedConfig.at(target, slug(target), full_text=full_text)
     except ValueError as exc:
-        raise _fail(f"not a feed URL, file or listed id: {target} ({exc})") from exc
+        raise failure(f"not a feed URL, file or listed id: {target} ({exc})") from exc
     try:
         result = asyncio.run(_check(settings, feed))
     except (FetchError, FeedError) as exc:
-        raise _fail(f"cannot read feed: {exc}") from exc
+        raise failure(f"cannot read feed: {exc}") from exc
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
 
 
@@ -93,7 +87,7 @@ async def _check(settings: Settings, feed: FeedConfig) -> dict[str, Any]:
     }
 
 
-async def _same(article: Any) -> Any:
+async def _same(article: Article) -> Article:
     return article
 
 
@@ -105,7 +99,7 @@ def import_(
     ] = None,
 ) -> None:
     """Add an OPML list's feeds to feeds.yaml (feeds already listed are skipped)."""
-    settings = _settings()
+    settings = command_settings()
     target = to or settings.feeds_file
     result = import_opml(opml, target)
     for problem in result.problems:
@@ -121,7 +115,7 @@ def import_(
 @feeds_app.command("validate")
 def validate() -> None:
     """Check feeds.yaml: every problem with its line; exit 1 if there is any."""
-    settings = _settings()
+    settings = command_settings()
     loaded = load_feeds(settings.feeds_file)
     for problem in loaded.problems:
         typer.secho(str(problem), fg=typer.colors.RED, err=True)
@@ -136,10 +130,10 @@ def status() -> None:
     row, last error, interval and next poll."""
     from connectors.state import State
 
-    settings = _settings()
+    settings = command_settings()
     loaded = load_feeds(settings.feeds_file)
     if not settings.connector_state.exists():
-        raise _fail(f"no connector state at {settings.connector_state} (never run?)")
+        raise failure(f"no connector state at {settings.connector_state} (never run?)")
     state = State(settings.connector_state)
     now = time.time()
     try:
@@ -178,13 +172,13 @@ def run(
     from connectors.service import Connector
     from connectors.state import State
 
-    settings = _settings()
+    settings = command_settings()
     log = logs.get("vigie.connector")
     loaded = load_feeds(settings.feeds_file)
     for problem in loaded.problems:
         log.error("feed_list_problem", problem=str(problem))
     if not loaded.feeds:
-        raise _fail(f"no valid feed in {settings.feeds_file}")
+        raise failure(f"no valid feed in {settings.feeds_file}")
     _ensure_topics(settings, log)
     state = State(settings.connector_state)
     connector = Connector(settings, loaded.feeds, state)
@@ -208,7 +202,7 @@ def _ensure_topics(settings: Settings, log: Any) -> None:
         log.warning("kafka_unreachable_at_start", reason=str(exc) or type(exc).__name__)
 
 
-def _run_once(connector: Any) -> None:
+def _run_once(connector: Connector) -> None:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -224,7 +218,7 @@ def _run_once(connector: Any) -> None:
     with Progress(*columns, console=Console(stderr=True)) as progress:
         task = progress.add_task("feeds", total=len(connector.feeds), line="")
 
-        def advance(outcome: Any) -> None:
+        def advance(outcome: Outcome) -> None:
             counts["new"] += outcome.new
             counts["updated"] += outcome.updated
             counts["errors"] += outcome.result == "error"
@@ -235,7 +229,7 @@ def _run_once(connector: Any) -> None:
     try:
         sent = connector.send_outbox()
     except DeliveryError as exc:
-        raise _fail(
+        raise failure(
             f"{exc}; {connector.state.outbox_size()} articles kept for the next run"
         ) from exc
     finally:
@@ -250,7 +244,7 @@ def _run_once(connector: Any) -> None:
     sys.stdout.flush()
 
 
-async def _serve(connector: Any, settings: Settings) -> None:
+async def _serve(connector: Connector, settings: Settings) -> None:
     from connectors.service import serve_health
 
     stop = asyncio.Event()

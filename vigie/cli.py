@@ -12,7 +12,8 @@ import typer
 
 from connectors.commands import connector_app, feeds_app
 from vigie import logs
-from vigie.settings import Settings, load_settings
+from vigie.commandline import command_settings, failure
+from vigie.settings import Settings
 
 app = typer.Typer(
     help="Vigie: streaming news monitor (feeds -> Kafka -> enrichment -> search index).",
@@ -29,28 +30,17 @@ app.add_typer(feeds_app, name="feeds")
 app.add_typer(connector_app, name="connector")
 
 
-def _settings() -> Settings:
-    settings = load_settings()
-    logs.configure(settings.log_level)
-    return settings
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    return typer.Exit(code=1)
-
-
 @services_app.command("up")
 def services_up() -> None:
     """Fetch (first time), start and wait for Kafka and the search engine."""
     from vigie import services
 
-    settings = _settings()
+    settings = command_settings()
     for service in services.local_services(settings):
         try:
             typer.echo(services.start(service))
         except services.ServiceError as exc:
-            raise _fail(str(exc)) from exc
+            raise failure(str(exc)) from exc
 
 
 @services_app.command("down")
@@ -58,7 +48,7 @@ def services_down() -> None:
     """Stop the local services started by `vigie services up`."""
     from vigie import services
 
-    for service in services.local_services(_settings()):
+    for service in services.local_services(command_settings()):
         typer.echo(services.stop(service))
 
 
@@ -67,7 +57,7 @@ def services_status() -> None:
     """Say whether each local service answers."""
     from vigie import services
 
-    for service in services.local_services(_settings()):
+    for service in services.local_services(command_settings()):
         typer.echo(services.status(service))
 
 
@@ -77,13 +67,13 @@ def es_setup() -> None:
     from pipeline.search.engine import SearchEngineError, connect
     from pipeline.search.templates import SetupError, setup
 
-    settings = _settings()
+    settings = command_settings()
     engine = connect(settings)
     try:
         for line in setup(engine, settings):
             typer.echo(line)
     except (SearchEngineError, SetupError) as exc:
-        raise _fail(f"setup failed: {exc}") from exc
+        raise failure(f"setup failed: {exc}") from exc
     finally:
         engine.close()
 
@@ -96,12 +86,12 @@ def es_rollover(
     from pipeline.search.engine import SearchEngineError, connect
     from pipeline.search.templates import rollover, rollover_conditions
 
-    settings = _settings()
+    settings = command_settings()
     engine = connect(settings)
     try:
         new_index = rollover(engine, settings, force=force)
     except SearchEngineError as exc:
-        raise _fail(f"rollover failed: {exc}") from exc
+        raise failure(f"rollover failed: {exc}") from exc
     finally:
         engine.close()
     if new_index:
@@ -119,13 +109,13 @@ def kibana_import(
     """Import the saved objects of config/kibana/ into Kibana (overwriting them)."""
     from pipeline.search.kibana import KibanaError, import_objects, load_objects
 
-    settings = _settings()
+    settings = command_settings()
     key = settings.kibana_api_key.get_secret_value() if settings.kibana_api_key else None
     try:
         objects = load_objects(settings.config_dir / "kibana", settings.index_articles)
         count = import_objects(url or settings.kibana_url, objects, api_key=key)
     except KibanaError as exc:
-        raise _fail(str(exc)) from exc
+        raise failure(str(exc)) from exc
     typer.echo(f"imported {count} saved objects into {url or settings.kibana_url}")
 
 
@@ -142,17 +132,17 @@ def ingest(
     from connectors.produce import DeliveryError, make_producer, produce
     from pipeline.topics import ensure_topics
 
-    settings = _settings()
+    settings = command_settings()
     log = logs.get("vigie.ingest")
     try:
         source = FeedConfig.at(location, feed_id or slug(location), name=name, language=language)
     except ValueError as exc:
-        raise _fail(f"bad feed options: {exc}") from exc
+        raise failure(f"bad feed options: {exc}") from exc
     try:
         parsed = parse_feed(read_feed(location), source)
     except FeedError as exc:
         log.error("feed_unreadable", feed=source.id, reason=str(exc))
-        raise _fail(f"cannot read feed: {exc}") from exc
+        raise failure(f"cannot read feed: {exc}") from exc
     for warning in parsed.warnings:
         log.warning("feed_warning", feed=source.id, reason=warning)
     ensure_topics(settings)
@@ -160,7 +150,7 @@ def ingest(
     try:
         sent = produce(producer, settings.topic_raw, parsed.articles)
     except DeliveryError as exc:
-        raise _fail(str(exc)) from exc
+        raise failure(str(exc)) from exc
     finally:
         producer.close()
     for article in parsed.articles:
@@ -183,11 +173,11 @@ def enrich(
     from pipeline.enrich import Enricher
     from vigie.article import Article, article_id
 
-    settings = _settings()
+    settings = command_settings()
     try:
         raw = sys.stdin.buffer.read() if source == "-" else open(source, "rb").read()  # noqa: SIM115
     except OSError as exc:
-        raise _fail(f"cannot read {source}: {exc.strerror or exc}") from exc
+        raise failure(f"cannot read {source}: {exc.strerror or exc}") from exc
     text = raw.decode("utf-8", errors="replace")
     try:
         given = json.loads(text)
@@ -208,7 +198,7 @@ def enrich(
         else:
             article = Article.model_validate({**defaults, "body": text})
     except ValidationError as exc:
-        raise _fail(f"{source} is not an article: {exc}") from exc
+        raise failure(f"{source} is not an article: {exc}") from exc
     result = Enricher.from_settings(settings).enrich(article)
     typer.echo(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
 
@@ -229,7 +219,7 @@ def worker(
     from pipeline.search.templates import SetupError, setup
     from pipeline.topics import ensure_topics
 
-    settings = _settings()
+    settings = command_settings()
     log = logs.get("vigie.worker")
     ensure_topics(settings)
     engine = connect(settings)
@@ -238,7 +228,7 @@ def worker(
             log.info("search_setup", done=line)
         load_alert_rules(engine, settings)
     except SetupError as exc:
-        raise _fail(str(exc)) from exc
+        raise failure(str(exc)) from exc
     except SearchEngineError as exc:  # the index agent sets up once the engine answers
         log.warning("search_setup_deferred", error=str(exc))
     faust_app = create_app(
@@ -300,7 +290,7 @@ def search(
 
     if sort not in ("relevance", "newest", "oldest"):
         raise typer.BadParameter("--sort is relevance, newest or oldest")
-    settings = _settings()
+    settings = command_settings()
     article_query = ArticleQuery(
         text=query,
         all_tags=tuple(tag or ()),
@@ -320,7 +310,7 @@ def search(
                 result = engine.search(settings.index_articles, body)
             except SearchEngineError as exc:
                 if "index_not_found" not in str(exc) or time.monotonic() >= deadline:
-                    raise _fail(f"search failed: {exc}") from exc
+                    raise failure(f"search failed: {exc}") from exc
                 result = None
             if (result and result.hits) or time.monotonic() >= deadline:
                 break
