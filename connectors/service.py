@@ -26,7 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, ge
 
 from connectors.feed import FeedError, ParsedFeed, document_of, parse_feed
 from connectors.feedlist import FeedConfig, load_feeds
-from connectors.fetch import Fetched, Fetcher, FetchError
+from connectors.fetch import Fetched, Fetcher, FetchError, max_age_seconds
 from connectors.fulltext import FullText, needs_full_text
 from connectors.produce import DeliveryError, Sent, make_producer, send_each
 from connectors.schedule import (
@@ -109,7 +109,8 @@ class Connector:
         self._timed("fetch", started)
         if fetched.unchanged:
             result: Result = "not_modified" if fetched.status == 304 else "unchanged"
-            interval = self._interval(feed, known.interval, 0, 0, True, None)
+            hint = max_age_seconds(fetched.headers)
+            interval = self._interval(feed, known.interval, 0, 0, True, hint)
             self.state.accept(feed.id, [], None, fetched.validators, interval, self._at(interval))
             return self._succeeded(feed, Outcome(feed.id, result))
         try:
@@ -127,9 +128,12 @@ class Connector:
         accepted = [(fingerprint(a), a) for a in [*novelty.new, *novelty.updated]]
         if feed.full_text:
             accepted = await self._complete(accepted)
+        # The feed's own <ttl>/sy:update* and the server's max-age: no sooner than that.
+        hints = [h for h in (parsed.update_hint, max_age_seconds(fetched.headers)) if h]
+        hint = max(hints) if hints else None
         if known.last_success is None:
             # A first poll finds everything new, which says nothing of the feed's pace.
-            interval = first_interval(feed.interval, parsed.update_hint, self.bounds)
+            interval = first_interval(feed.interval, hint, self.bounds)
         else:
             interval = self._interval(
                 feed,
@@ -137,7 +141,7 @@ class Connector:
                 len(novelty.new),
                 len(parsed.articles),
                 False,
-                parsed.update_hint,
+                hint,
             )
         seen_ids = [a.id for a in parsed.articles]
         self.state.accept(

@@ -1,5 +1,6 @@
 """A real local HTTP server for connector tests: fixture feeds with ETag and
-Last-Modified, a server whose ETag lies, one without validators, error statuses,
+Last-Modified, a server whose ETag lies, one without validators, one with a
+max-age, error statuses,
 a slow answer, an oversized body, a redirect, gzip, and article pages."""
 
 from __future__ import annotations
@@ -76,6 +77,10 @@ def _handler(served: Served) -> type[BaseHTTPRequestHandler]:
                 if self.headers.get("If-None-Match") == '"v1"':
                     return self._send(304, ETag='"v1"')
                 return self._send(200, served.body(name), Content_Type=xml, ETag='"v1"')
+            if kind == "cached":  # fresh for two hours, says the server
+                return self._send(
+                    200, served.body(name), Content_Type=xml, Cache_Control="public, max-age=7200"
+                )
             if kind == "plain":  # no validators at all
                 return self._send(200, served.body(name), Content_Type=xml)
             if kind == "gzip":

@@ -17,7 +17,7 @@ import pytest
 
 from connectors.feed import document_of, parse_feed
 from connectors.feedlist import FeedConfig, import_opml, load_feeds
-from connectors.fetch import Fetched
+from connectors.fetch import Fetched, max_age_seconds
 from connectors.schedule import Bounds, backoff, first_interval, next_interval
 from connectors.service import Connector, Outcome
 from connectors.state import State
@@ -252,6 +252,15 @@ def test_interval_adapts_within_bounds() -> None:
     assert next_interval(3000, new=0, total=0, unchanged=True, hint=None, bounds=bounds) == 3600
     assert next_interval(100, new=9, total=10, unchanged=False, hint=None, bounds=bounds) == 60
     assert next_interval(100, new=9, total=10, unchanged=False, hint=1800, bounds=bounds) == 1800
+
+
+def test_the_servers_max_age_is_a_floor_for_the_interval(tmp_path: Path, served: Served) -> None:
+    feed = FeedConfig(id="cached", url=served("/cached/atom.xml"), interval=300)
+    connector = _connector(tmp_path, [feed])
+    _poll(connector, feed)
+    assert connector.state.feed("cached").interval == 7200
+    assert max_age_seconds({"cache-control": "no-cache"}) is None
+    assert max_age_seconds({"cache-control": "private, max-age=0"}) is None
 
 
 def test_a_first_poll_keeps_the_configured_interval() -> None:
