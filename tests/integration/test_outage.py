@@ -58,7 +58,14 @@ def test_engine_outage_loses_nothing_and_doubles_nothing(
     finally:
         engine.close()
 
-    assert services.stop(search_service) == f"{search_service.name}: stopped"
+    stopped = services.stop(search_service)
+    if stopped != f"{search_service.name}: stopped":
+        pytest.fail(
+            f"could not stop the search engine ({stopped}): this test stops and restarts "
+            "the engine this checkout's `vigie services up` started; one started from "
+            "another checkout cannot be. Stop that one and run the tests again.",
+            pytrace=False,
+        )
     stack.produce(topic, [a.model_dump_json().encode() for a in during])
     wait_for("the worker to retry", lambda: _retries(stack) > 0 or None, timeout=60)
     assert worker.poll() is None, "the worker must wait for the engine, not stop"
