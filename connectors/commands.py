@@ -57,14 +57,7 @@ def check(
 async def _check(settings: Settings, feed: FeedConfig) -> dict[str, Any]:
     from connectors.fulltext import FullText, needs_full_text
 
-    fetcher = Fetcher(
-        concurrency=4,
-        per_host=settings.fetch_per_host,
-        host_interval=settings.fetch_host_interval_seconds,
-        timeout=settings.fetch_timeout_seconds,
-        max_bytes=settings.fetch_max_bytes,
-        contact=settings.connector_contact,
-    )
+    fetcher = Fetcher.from_settings(settings, concurrency=4)
     try:
         fetched = await fetcher.fetch(feed.url)
         parsed = parse_feed(document_of(fetched), feed)

@@ -23,6 +23,7 @@ from urllib.request import url2pathname
 import httpx
 
 from vigie import __version__
+from vigie.settings import Settings
 
 ErrorKind = Literal["timeout", "connection", "http", "too_large", "file"]
 
@@ -122,6 +123,17 @@ class Fetcher:
         self._headers = {"User-Agent": user_agent(contact)}
         self._host_next: dict[str, float] = {}
         self._open: _Open | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, concurrency: int | None = None) -> Fetcher:
+        return cls(
+            concurrency=concurrency or settings.fetch_concurrency,
+            per_host=settings.fetch_per_host,
+            host_interval=settings.fetch_host_interval_seconds,
+            timeout=settings.fetch_timeout_seconds,
+            max_bytes=settings.fetch_max_bytes,
+            contact=settings.connector_contact,
+        )
 
     def _opened(self) -> _Open:
         # Made on first use, inside the running event loop, and again after close():

@@ -77,14 +77,7 @@ class Connector:
         self.settings = settings
         self.feeds = {feed.id: feed for feed in feeds}
         self.state = state
-        self.fetcher = Fetcher(
-            concurrency=settings.fetch_concurrency,
-            per_host=settings.fetch_per_host,
-            host_interval=settings.fetch_host_interval_seconds,
-            timeout=settings.fetch_timeout_seconds,
-            max_bytes=settings.fetch_max_bytes,
-            contact=settings.connector_contact,
-        )
+        self.fetcher = Fetcher.from_settings(settings)
         self.full_text = FullText(self.fetcher, settings.fulltext_concurrency)
         self.bounds = Bounds(settings.poll_min_seconds, settings.poll_max_seconds)
         self.next_poll = {feed_id: self.state.feed(feed_id).next_poll for feed_id in self.feeds}

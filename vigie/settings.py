@@ -137,16 +137,19 @@ def load_settings() -> Settings:
 
 
 def private_environment(purpose: str) -> dict[str, str]:
-    """Environment giving one process its own topics, index alias, consumer group
-    and web port on shared services: for tests and benchmarks, which must not
-    see each other's data."""
+    """Environment giving one process its own topics, index alias, consumer group,
+    connector state and web ports on shared services: for tests and benchmarks,
+    which must not see each other's data."""
     import socket
+    import tempfile
     import uuid
 
     tag = uuid.uuid4().hex[:10]
-    with socket.socket() as probe:
+    with socket.socket() as probe, socket.socket() as other:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        other.bind(("127.0.0.1", 0))
+        port, connector_port = probe.getsockname()[1], other.getsockname()[1]
+    state = Path(tempfile.gettempdir()) / f"vigie-{purpose}-{tag}" / "connector.sqlite3"
     return {
         "VIGIE_TOPIC_RAW": f"{purpose}.{tag}.raw",
         "VIGIE_TOPIC_ENRICHED": f"{purpose}.{tag}.enriched",
@@ -157,6 +160,8 @@ def private_environment(purpose: str) -> dict[str, str]:
         "VIGIE_INDEX_DELIVERIES": f"{purpose}-{tag}-deliveries",
         "VIGIE_APP_ID": f"vigie-{purpose}-{tag}",
         "VIGIE_WEB_PORT": str(port),
+        "VIGIE_CONNECTOR_WEB_PORT": str(connector_port),
+        "VIGIE_CONNECTOR_STATE": str(state),
     }
 
 

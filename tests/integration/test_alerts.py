@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import signal
+import subprocess
 import threading
 import time
 from collections import defaultdict
@@ -88,12 +89,21 @@ def receiver() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def alerting(shared_stack: Stack) -> Stack:
-    shared_stack.env["VIGIE_DELIVERY_BACKOFF_SECONDS"] = "0.2"
-    shared_stack.start_worker()
-    wait_for(
-        "the worker's API", lambda: _api(shared_stack, "get", "/rules").status_code == 200 or None
-    )
+    _start_worker(shared_stack)
     return shared_stack
+
+
+def _start_worker(stack: Stack) -> subprocess.Popen[bytes]:
+    """A worker with quick retries, once its rules API answers."""
+    stack.env["VIGIE_DELIVERY_BACKOFF_SECONDS"] = "0.2"
+    worker = stack.start_worker()
+    wait_for("the worker's API", lambda: _api(stack, "get", "/rules").status_code == 200 or None)
+    return worker
+
+
+def _create(stack: Stack, rule: dict[str, Any]) -> None:
+    created = _api(stack, "post", "/rules", json=rule)
+    assert created.status_code == 201, created.text
 
 
 def _api(stack: Stack, method: str, path: str, **kw: Any) -> httpx.Response:
@@ -183,12 +193,7 @@ def test_a_rule_created_through_the_api_fires_a_signed_webhook(
 def test_a_receiver_failing_twice_gets_one_delivery_in_three_attempts(
     alerting: Stack, receiver: str
 ) -> None:
-    assert (
-        _api(
-            alerting, "post", "/rules", json=_rule(receiver, "flaky", "/flaky", text="Baltique")
-        ).status_code
-        == 201
-    )
+    _create(alerting, _rule(receiver, "flaky", "/flaky", text="Baltique"))
     alerting.produce(
         alerting.settings.topic_raw,
         [raw_message("https://x.example/baltique", "Baltique", "Des navires en mer Baltique.")],
@@ -207,12 +212,7 @@ def test_a_receiver_failing_twice_gets_one_delivery_in_three_attempts(
 
 
 def test_a_404_is_not_retried_and_goes_to_the_dlq(alerting: Stack, receiver: str) -> None:
-    assert (
-        _api(
-            alerting, "post", "/rules", json=_rule(receiver, "gone", "/gone", text="Groenland")
-        ).status_code
-        == 201
-    )
+    _create(alerting, _rule(receiver, "gone", "/gone", text="Groenland"))
     alerting.produce(
         alerting.settings.topic_raw,
         [raw_message("https://x.example/groenland", "Groenland", "Le Groenland et le Danemark.")],
@@ -236,7 +236,7 @@ def test_a_404_is_not_retried_and_goes_to_the_dlq(alerting: Stack, receiver: str
 
 def test_throttle_window(alerting: Stack, receiver: str) -> None:
     rule = _rule(receiver, "throttled", "/throttle", text="Patagonie", throttle_seconds=3600)
-    assert _api(alerting, "post", "/rules", json=rule).status_code == 201
+    _create(alerting, rule)
     alerting.produce(
         alerting.settings.topic_raw,
         [
@@ -260,7 +260,7 @@ def test_throttle_window(alerting: Stack, receiver: str) -> None:
 
 def test_digest_window(alerting: Stack, receiver: str) -> None:
     rule = _rule(receiver, "digest", "/digest", text="Tasmanie", digest_seconds=3)
-    assert _api(alerting, "post", "/rules", json=rule).status_code == 201
+    _create(alerting, rule)
     alerting.produce(
         alerting.settings.topic_raw,
         [
@@ -288,12 +288,7 @@ WIRE = (
 
 
 def test_a_near_duplicate_does_not_fire_again(alerting: Stack, receiver: str) -> None:
-    assert (
-        _api(
-            alerting, "post", "/rules", json=_rule(receiver, "volcan", "/volcan", text="Kamtchatka")
-        ).status_code
-        == 201
-    )
+    _create(alerting, _rule(receiver, "volcan", "/volcan", text="Kamtchatka"))
     alerting.produce(
         alerting.settings.topic_raw,
         [raw_message("https://wire.example/kamtchatka", "Éruption", WIRE)],
@@ -323,11 +318,9 @@ def test_a_restart_in_the_middle_of_a_delivery_sends_it_again_with_the_same_key(
     # The receiver holds the first call while the worker is stopped: the alert was
     # not acknowledged, so the next worker sends it again under the same key and
     # the receiver can drop the repeat. It must not be sent a third time.
-    stack.env["VIGIE_DELIVERY_BACKOFF_SECONDS"] = "0.2"
-    first = stack.start_worker()
-    wait_for("the worker's API", lambda: _api(stack, "get", "/rules").status_code == 200 or None)
+    first = _start_worker(stack)
     rule = _rule(receiver, "restart", "/slow", all_tags=["Corée du Nord"])
-    assert _api(stack, "post", "/rules", json=rule).status_code == 201
+    _create(stack, rule)
     assert stack.run("ingest", str(SAMPLE_FEED), "--feed-id", "vigie-sample").returncode == 0
     assert Receiver.held.wait(90), "the first webhook call never came"
     first.send_signal(signal.SIGTERM)
@@ -346,13 +339,12 @@ def test_a_slow_receiver_does_not_hold_up_the_other_rules(stack: Stack, receiver
     # wait for the first receiver's six seconds.
     stack.env["VIGIE_TOPIC_PARTITIONS"] = "1"
     stack.settings = settings_for(stack.env)
-    stack.start_worker()
-    wait_for("the worker's API", lambda: _api(stack, "get", "/rules").status_code == 200 or None)
+    _start_worker(stack)
     for rule in (
         _rule(receiver, "held", "/hold", text="Spitzberg"),
         _rule(receiver, "quick", "/quick", text="Zanzibar"),
     ):
-        assert _api(stack, "post", "/rules", json=rule).status_code == 201
+        _create(stack, rule)
     stack.produce(
         stack.settings.topic_raw,
         [raw_message("https://x.example/spitzberg", "Spitzberg", "Le Spitzberg fond.")],

@@ -5,7 +5,6 @@ that is down loses nothing."""
 from __future__ import annotations
 
 import signal
-import socket
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,12 +24,6 @@ def served() -> Iterator[Served]:
         yield s
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _connector_env(stack: Stack, served: Served, tmp_path: Path) -> None:
     feeds = tmp_path / "feeds.yaml"
     feeds.write_text(
@@ -42,8 +35,6 @@ def _connector_env(stack: Stack, served: Served, tmp_path: Path) -> None:
     stack.env.update(
         {
             "VIGIE_FEEDS_FILE": str(feeds),
-            "VIGIE_CONNECTOR_STATE": str(tmp_path / "connector.sqlite3"),
-            "VIGIE_CONNECTOR_WEB_PORT": str(_free_port()),
             "VIGIE_FETCH_HOST_INTERVAL_SECONDS": "0",
             # poll every second, so a test sees many polls
             "VIGIE_POLL_MIN_SECONDS": "0.5",
