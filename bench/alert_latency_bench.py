@@ -19,7 +19,7 @@ import httpx
 from kafka import KafkaProducer
 
 from bench.index_bench import _articles, _seed_body, send_paced, start_worker
-from pipeline.search.engine import connect
+from pipeline.search.clients import connect
 
 
 class _Receiver(BaseHTTPRequestHandler):

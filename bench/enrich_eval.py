@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipeline.enrich import Enricher
-from pipeline.gazetteer import _cldr_countries
-from pipeline.language import LanguageDetector, _one_line
-from pipeline.matcher import Matcher
-from pipeline.ner import StatisticalNer
-from pipeline.textfold import fold
+from pipeline.enrichment.enrich import Enricher
+from pipeline.enrichment.gazetteer import _cldr_countries
+from pipeline.enrichment.language import LanguageDetector, _one_line
+from pipeline.enrichment.matcher import Matcher
+from pipeline.enrichment.ner import StatisticalNer
+from pipeline.enrichment.textfold import fold
 from vigie.article import Article, Source
 from vigie.settings import Settings
 

@@ -33,7 +33,7 @@ CONFIGS = {
 def _articles(feeds: Path, count: int, french: bool = False) -> tuple[list[dict[str, str]], str]:
     from connectors.feed import FeedError, parse_feed, read_feed
     from connectors.feedlist import FeedConfig, slug
-    from pipeline.clean import Cleaner
+    from pipeline.enrichment.clean import Cleaner
 
     cleaner = Cleaner.from_config(REPO / "config" / "boilerplate.yaml")
     texts: list[dict[str, str]] = []
@@ -76,7 +76,7 @@ def _articles(feeds: Path, count: int, french: bool = False) -> tuple[list[dict[
 def _run(config: str, feeds: Path, count: int) -> dict[str, object]:
     """Runs in a child process pinned to one core."""
     os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    from pipeline.enrich import Enricher
+    from pipeline.enrichment.enrich import Enricher
     from vigie.article import Article, Source
     from vigie.settings import Settings
 

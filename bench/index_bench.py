@@ -25,10 +25,10 @@ from pathlib import Path
 
 from kafka import KafkaProducer
 
-from pipeline.enrich import Enricher
+from pipeline.enrichment.enrich import Enricher
+from pipeline.search.clients import connect
 from pipeline.search.documents import to_document
-from pipeline.search.engine import connect
-from pipeline.search.templates import setup
+from pipeline.search.templates import Indices, setup
 from vigie.article import Article, Source, article_id
 from vigie.settings import Settings, private_environment, settings_for
 
@@ -65,7 +65,7 @@ def bulk_against_single(docs: int) -> list[tuple[str, float]]:
     for mode, batch in (("bulk, 500 per request", 500), ("one document per request", 1)):
         settings = Settings(index_articles=f"bench-{uuid.uuid4().hex[:8]}-articles")
         engine = connect(settings)
-        setup(engine, settings)
+        setup(engine, Indices.from_settings(settings), settings.config_dir)
         documents = []
         for n in range(docs):
             doc = to_document(enriched)

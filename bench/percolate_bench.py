@@ -16,8 +16,9 @@ from pathlib import Path
 
 from pipeline.alerts.rules import parse_rule
 from pipeline.alerts.store import RuleStore
-from pipeline.enrich import Enricher
-from pipeline.search.engine import connect
+from pipeline.enrichment.enrich import Enricher
+from pipeline.search.clients import connect
+from pipeline.search.templates import Indices, setup
 from vigie.article import Article, Source, article_id
 from vigie.settings import Settings
 
@@ -69,8 +70,8 @@ def main() -> None:
         )  # fmt: skip
     print(f"Percolation, {args.articles} enriched dev-set passages, local OpenSearch")
     print(f"{'rules':>6} | {'batch of 100':>14} | {'one per request':>16} | matches")
-    store = RuleStore(engine, settings)
-    store.setup()
+    setup(engine, Indices.from_settings(settings), settings.config_dir)
+    store = RuleStore(engine, settings.index_alert_rules)
     loaded = 0
     try:
         for count in (10, 100, 1000):

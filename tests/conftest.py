@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.enrich import Enricher
+from pipeline.enrichment.enrich import Enricher
 from vigie.article import Article, Source, article_id
 from vigie.settings import Settings
 

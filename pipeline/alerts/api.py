@@ -1,4 +1,4 @@
-"""The rules REST API, served by the worker's web server:
+"""The rules REST API, served by the worker's web server (vigie/web.py):
 
     GET    /rules                  list (secrets masked)
     POST   /rules                  create (409 if the id exists)
@@ -18,129 +18,133 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import faust
-from faust.web import Request, Response, View
+from aiohttp import web
 
 from pipeline.alerts.rules import RuleError, parse_rule
 from pipeline.alerts.store import RuleStore
 from pipeline.search.engine import SearchEngine, SearchEngineError
 from pipeline.search.query import search_body
-from vigie.settings import Settings
 
 
-def register(app: faust.App, store: RuleStore, engine: SearchEngine, settings: Settings) -> None:
-    async def body_of(request: Request) -> Any:
+def _errors(status: int, field: str, message: str) -> web.Response:
+    return web.json_response({"errors": [{"field": field, "message": message}]}, status=status)
+
+
+def _invalid(error: RuleError) -> web.Response:
+    return web.json_response({"errors": error.errors}, status=400)
+
+
+def _unavailable(error: SearchEngineError) -> web.Response:
+    return _errors(503, "engine", str(error))
+
+
+async def _body_of(request: web.Request) -> Any:
+    try:
+        return await request.json()
+    except ValueError:
+        return None
+
+
+def routes(store: RuleStore, engine: SearchEngine, articles: str) -> list[web.RouteDef]:
+    """The API over the rules `store`; `/test` searches the `articles` alias."""
+
+    async def list_rules(request: web.Request) -> web.Response:
         try:
-            return await request.json()
+            rules = await asyncio.to_thread(store.all)
+        except SearchEngineError as exc:
+            return _unavailable(exc)
+        return web.json_response({"rules": [r.public() for r in rules]})
+
+    async def create(request: web.Request) -> web.Response:
+        try:
+            rule = parse_rule(await _body_of(request))
+        except RuleError as exc:
+            return _invalid(exc)
+        try:
+            if await asyncio.to_thread(store.get, rule.id):
+                return _errors(409, "id", "a rule with this id exists")
+            await asyncio.to_thread(store.put, rule)
+        except SearchEngineError as exc:
+            return _unavailable(exc)
+        return web.json_response(rule.public(), status=201)
+
+    async def get_one(request: web.Request) -> web.Response:
+        try:
+            rule = await asyncio.to_thread(store.get, request.match_info["rule_id"])
+        except SearchEngineError as exc:
+            return _unavailable(exc)
+        if rule is None:
+            return _errors(404, "id", "no such rule")
+        return web.json_response(rule.public())
+
+    async def replace(request: web.Request) -> web.Response:
+        rule_id = request.match_info["rule_id"]
+        data = await _body_of(request)
+        if isinstance(data, dict):
+            data = {**data, "id": data.get("id", rule_id)}
+        try:
+            rule = parse_rule(data)
+        except RuleError as exc:
+            return _invalid(exc)
+        if rule.id != rule_id:
+            return _errors(400, "id", "differs from the id in the path")
+        try:
+            await asyncio.to_thread(store.put, rule)
+        except SearchEngineError as exc:
+            return _unavailable(exc)
+        return web.json_response(rule.public())
+
+    async def delete(request: web.Request) -> web.Response:
+        rule_id = request.match_info["rule_id"]
+        try:
+            deleted = await asyncio.to_thread(store.delete, rule_id)
+        except SearchEngineError as exc:
+            return _unavailable(exc)
+        if not deleted:
+            return _errors(404, "id", "no such rule")
+        return web.json_response({"deleted": rule_id})
+
+    async def test(request: web.Request) -> web.Response:
+        try:
+            rule = await asyncio.to_thread(store.get, request.match_info["rule_id"])
+        except SearchEngineError as exc:
+            return _unavailable(exc)
+        if rule is None:
+            return _errors(404, "id", "no such rule")
+        try:
+            days = float(request.query.get("days", "7"))
         except ValueError:
-            return None
-
-    def invalid(view: View, error: RuleError) -> Response:
-        return view.json({"errors": error.errors}, status=400)
-
-    def unavailable(view: View, error: SearchEngineError) -> Response:
-        return view.json({"errors": [{"field": "engine", "message": str(error)}]}, status=503)
-
-    class Rules(View):
-        async def get(self, request: Request) -> Response:
-            try:
-                rules = await asyncio.to_thread(store.all)
-            except SearchEngineError as exc:
-                return unavailable(self, exc)
-            return self.json({"rules": [r.public() for r in rules]})
-
-        async def post(self, request: Request) -> Response:
-            try:
-                rule = parse_rule(await body_of(request))
-            except RuleError as exc:
-                return invalid(self, exc)
-            try:
-                if await asyncio.to_thread(store.get, rule.id):
-                    return self.json(
-                        {"errors": [{"field": "id", "message": "a rule with this id exists"}]},
-                        status=409,
-                    )
-                await asyncio.to_thread(store.put, rule)
-            except SearchEngineError as exc:
-                return unavailable(self, exc)
-            return self.json(rule.public(), status=201)
-
-    class OneRule(View):
-        async def get(self, request: Request, rule_id: str) -> Response:
-            rule = await asyncio.to_thread(store.get, rule_id)
-            if rule is None:
-                return self.json(
-                    {"errors": [{"field": "id", "message": "no such rule"}]}, status=404
-                )
-            return self.json(rule.public())
-
-        async def put(self, request: Request, rule_id: str) -> Response:
-            data = await body_of(request)
-            if isinstance(data, dict):
-                data = {**data, "id": data.get("id", rule_id)}
-            try:
-                rule = parse_rule(data)
-            except RuleError as exc:
-                return invalid(self, exc)
-            if rule.id != rule_id:
-                return self.json(
-                    {"errors": [{"field": "id", "message": "differs from the id in the path"}]},
-                    status=400,
-                )
-            try:
-                await asyncio.to_thread(store.put, rule)
-            except SearchEngineError as exc:
-                return unavailable(self, exc)
-            return self.json(rule.public())
-
-        async def delete(self, request: Request, rule_id: str) -> Response:
-            if not await asyncio.to_thread(store.delete, rule_id):
-                return self.json(
-                    {"errors": [{"field": "id", "message": "no such rule"}]}, status=404
-                )
-            return self.json({"deleted": rule_id})
-
-    class TestRule(View):
-        async def post(self, request: Request, rule_id: str) -> Response:
-            rule = await asyncio.to_thread(store.get, rule_id)
-            if rule is None:
-                return self.json(
-                    {"errors": [{"field": "id", "message": "no such rule"}]}, status=404
-                )
-            try:
-                days = float(request.query.get("days", "7"))
-            except ValueError:
-                return self.json(
-                    {"errors": [{"field": "days", "message": "not a number"}]}, status=400
-                )
-            query = rule.query.article_query()
-            since = datetime.now(UTC) - timedelta(days=days)
-            query = dataclasses.replace(query, since=since)
-            try:
-                result = await asyncio.to_thread(
-                    engine.search,
-                    settings.index_articles,
-                    search_body(query, size=20, sort="newest"),
-                )
-            except SearchEngineError as exc:
-                return unavailable(self, exc)
-            return self.json(
-                {
-                    "rule": rule.id,
-                    "days": days,
-                    "matches": result.total,
-                    "latest": [
-                        {
-                            "id": hit.id,
-                            "title": hit.source.get("title"),
-                            "url": hit.source.get("canonical_url"),
-                            "published_at": hit.source.get("published_at"),
-                        }
-                        for hit in result.hits
-                    ],
-                }
+            return _errors(400, "days", "not a number")
+        since = datetime.now(UTC) - timedelta(days=days)
+        query = dataclasses.replace(rule.query.article_query(), since=since)
+        try:
+            result = await asyncio.to_thread(
+                engine.search, articles, search_body(query, size=20, sort="newest")
             )
+        except SearchEngineError as exc:
+            return _unavailable(exc)
+        return web.json_response(
+            {
+                "rule": rule.id,
+                "days": days,
+                "matches": result.total,
+                "latest": [
+                    {
+                        "id": hit.id,
+                        "title": hit.source.get("title"),
+                        "url": hit.source.get("canonical_url"),
+                        "published_at": hit.source.get("published_at"),
+                    }
+                    for hit in result.hits
+                ],
+            }
+        )
 
-    app.page("/rules")(Rules)
-    app.page("/rules/{rule_id}")(OneRule)
-    app.page("/rules/{rule_id}/test")(TestRule)
+    return [
+        web.get("/rules", list_rules),
+        web.post("/rules", create),
+        web.get("/rules/{rule_id}", get_one),
+        web.put("/rules/{rule_id}", replace),
+        web.delete("/rules/{rule_id}", delete),
+        web.post("/rules/{rule_id}/test", test),
+    ]

@@ -14,11 +14,9 @@ import asyncio
 import hashlib
 import hmac
 import json
-import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -26,9 +24,9 @@ from pydantic import BaseModel, ConfigDict
 
 from pipeline.alerts.rules import AlertRule, Destination
 from vigie.article import Article
+from vigie.retry import Backoff, retry_after
 
 RETRY_STATUSES = frozenset({408, 429})
-_MAX_RETRY_AFTER = 300.0
 
 
 class AlertMessage(BaseModel):
@@ -98,20 +96,6 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
-def retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (seconds or an HTTP date)."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
-        except (TypeError, ValueError):
-            return None
-    return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
-
-
 Record = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -121,8 +105,8 @@ async def deliver(
     destination: Destination,
     alerts: Sequence[AlertMessage],
     record: Record,
-    max_attempts: int = 6,
-    backoff: float = 1.0,
+    max_attempts: int,
+    backoff: Backoff,
 ) -> str | None:
     """POST the alerts to one destination, retrying what may pass later. None when
     delivered, else why it failed for good. Every attempt goes to `record`."""
@@ -138,7 +122,6 @@ async def deliver(
         "destination": str(destination.url),
         "article_ids": [a.article["id"] for a in alerts],
     }
-    delay = backoff
     for attempt in range(1, max_attempts + 1):
         timestamp = str(int(time.time()))
         headers = {
@@ -187,6 +170,5 @@ async def deliver(
             return f"{error}, not retried"
         if attempt == max_attempts:
             return f"{error} after {attempt} attempts"
-        await asyncio.sleep(wait if wait is not None else delay * random.uniform(0.5, 1.0))  # noqa: S311
-        delay = min(delay * 2, 60.0)
+        await asyncio.sleep(backoff.delay(attempt, wait))
     return "no attempt made"

@@ -12,17 +12,21 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterable, MutableMapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from pydantic import ValidationError
 
 from pipeline.alerts.delivery import AlertMessage, deliver
 from pipeline.alerts.rules import AlertRule
 from pipeline.alerts.store import RuleStore
 from pipeline.search.engine import SearchEngine, SearchEngineError
 from vigie import logs
+from vigie.deadletter import DeadLetters, Event, invalid
+from vigie.retry import Backoff
 from vigie.settings import Settings
 
 log = logs.get(__name__)
@@ -30,43 +34,47 @@ log = logs.get(__name__)
 # How long "this rule fired on this article" is remembered.
 _REMEMBER_SECONDS = 30 * 24 * 3600
 
-DELIVERIES_MAPPING = {
-    "settings": {"number_of_shards": 1, "number_of_replicas": 0},
-    "mappings": {
-        "dynamic": "strict",
-        "properties": {
-            "delivery_id": {"type": "keyword"},
-            "rule_id": {"type": "keyword"},
-            "destination": {"type": "keyword"},
-            "article_ids": {"type": "keyword"},
-            "attempt": {"type": "integer"},
-            "status": {"type": "keyword"},
-            "http_status": {"type": "integer"},
-            "error": {"type": "text"},
-            "latency_ms": {"type": "float"},
-            "at": {"type": "date"},
-        },
-    },
-}
 
-DeadLetter = Callable[[Any, str], Awaitable[None]]
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """How hard a webhook call is tried: attempts, time for each, and the backoff
+    between them (a receiver's Retry-After is honoured up to the backoff's cap)."""
+
+    max_attempts: int
+    timeout: float
+    backoff: Backoff
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DeliveryPolicy:
+        return cls(
+            max_attempts=settings.delivery_max_attempts,
+            timeout=settings.delivery_timeout_seconds,
+            backoff=Backoff(
+                start=settings.delivery_backoff_seconds, cap=60.0, max_retry_after=300.0
+            ),
+        )
 
 
 class Dispatcher:
+    """The `deliver` stage: decides, for each match, whether and when a webhook is
+    called, and records every decision in the deliveries index."""
+
     def __init__(
         self,
         store: RuleStore,
         engine: SearchEngine,
-        settings: Settings,
+        deliveries_index: str,
+        policy: DeliveryPolicy,
         state: MutableMapping[str, Any],
-        dead_letter: DeadLetter,
+        dead_letters: DeadLetters,
     ) -> None:
         self._store = store
         self._engine = engine
-        self._settings = settings
+        self._deliveries = deliveries_index
+        self._policy = policy
         self._state = state
-        self._dead_letter = dead_letter
-        self._client = httpx.AsyncClient(timeout=settings.delivery_timeout_seconds)
+        self._dead_letters = dead_letters
+        self._client = httpx.AsyncClient(timeout=policy.timeout)
         # Alerts are handled concurrently (a slow receiver must not hold up the other
         # rules), and the digest timer runs beside them: one rule's state is read,
         # changed and saved under its lock, or an update would be lost.
@@ -77,11 +85,9 @@ class Dispatcher:
         document = {**attempt, "at": datetime.now(UTC).isoformat()}
         doc_id = f"{attempt['delivery_id']}-{attempt.get('attempt', 0)}-{time.time_ns()}"
         try:
-            await asyncio.to_thread(
-                self._engine.put_document, self._settings.index_deliveries, doc_id, document
-            )
+            await asyncio.to_thread(self._engine.put_document, self._deliveries, doc_id, document)
         except SearchEngineError as exc:
-            log.warning("delivery_not_recorded", error=str(exc), **attempt)
+            log.warning("delivery_not_recorded", reason=str(exc), delivery=attempt)
 
     def _rule_state(self, rule_id: str) -> dict[str, Any]:
         state = self._state.get(rule_id) or {}
@@ -98,11 +104,23 @@ class Dispatcher:
             "digest_since": state.get("digest_since"),
         }
 
-    async def handle(self, event: Any, alert: AlertMessage) -> None:
+    async def run(self, events: AsyncIterable[Event]) -> None:
+        """The `deliver` agent's loop. Each event is acked once handled: an event
+        acked on arrival would be lost when a stop cuts its delivery short."""
+        async for event in events:
+            try:
+                alert = AlertMessage.model_validate_json(event.value)
+            except ValidationError as exc:
+                await self._dead_letters.send(event, "deliver", invalid("alert", exc))
+            else:
+                await self.handle(event, alert)
+            event.ack()
+
+    async def handle(self, event: Event, alert: AlertMessage) -> None:
         async with self._locks[alert.rule_id]:
             await self._handle(event, alert)
 
-    async def _handle(self, event: Any, alert: AlertMessage) -> None:
+    async def _handle(self, event: Event, alert: AlertMessage) -> None:
         rule = await asyncio.to_thread(self._store.get, alert.rule_id)
         note = {
             "delivery_id": alert.alert_id,
@@ -154,7 +172,11 @@ class Dispatcher:
         self._state[rule_id] = state
 
     async def _send(
-        self, event: Any, rule: AlertRule, alerts: list[AlertMessage], state: dict[str, Any]
+        self,
+        event: Event | None,
+        rule: AlertRule,
+        alerts: list[AlertMessage],
+        state: dict[str, Any],
     ) -> None:
         for destination in rule.destinations:
             url = str(destination.url)
@@ -176,15 +198,15 @@ class Dispatcher:
                 destination,
                 alerts,
                 self.record,
-                max_attempts=self._settings.delivery_max_attempts,
-                backoff=self._settings.delivery_backoff_seconds,
+                max_attempts=self._policy.max_attempts,
+                backoff=self._policy.backoff,
             )
             if failure is None:
                 state["last_sent"][url] = time.time()
             else:
                 log.warning("delivery_failed", rule_id=rule.id, destination=url, reason=failure)
                 if event is not None:
-                    await self._dead_letter(event, f"webhook {url}: {failure}")
+                    await self._dead_letters.send(event, "deliver", f"webhook {url}: {failure}")
 
     async def close(self) -> None:
         await self._client.aclose()

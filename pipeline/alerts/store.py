@@ -3,17 +3,15 @@ articles mapping, so the engine matches articles against every rule at once."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from pipeline.alerts.rules import AlertRule, parse_rule
+from pipeline.alerts.rules import AlertRule, RuleError, load_rules, parse_rule
 from pipeline.search.documents import to_document
 from pipeline.search.engine import SearchEngine
-from pipeline.search.templates import articles_body
 from vigie.article import Article
-from vigie.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -23,27 +21,19 @@ class RuleMatch:
 
 
 class RuleStore:
-    def __init__(self, engine: SearchEngine, settings: Settings) -> None:
-        self._engine = engine
-        self._index = settings.index_alert_rules
-        self._config_dir = settings.config_dir
+    """The rules index (made by pipeline/search/templates.py `setup`)."""
 
-    def setup(self) -> bool:
-        """The rules index: the articles' fields (the percolator needs their types),
-        the query, and the rule itself, stored but not indexed."""
-        mappings = copy.deepcopy(articles_body(self._config_dir)["mappings"])
-        mappings["properties"].update(
-            {
-                "query": {"type": "percolator"},
-                "rule_id": {"type": "keyword"},
-                "rule_enabled": {"type": "boolean"},
-                "rule": {"type": "object", "enabled": False},
-            }
-        )
-        body = {"settings": {"number_of_shards": 1, "number_of_replicas": 0}, "mappings": mappings}
-        if self._engine.index_exists(self._index):
-            return False
-        return self._engine.create_index(self._index, body)
+    def __init__(self, engine: SearchEngine, index: str) -> None:
+        self._engine = engine
+        self._index = index
+
+    def load(self, path: Path) -> tuple[int, list[RuleError]]:
+        """Put the rules of a YAML file (config/alerts.yaml); the invalid ones come
+        back as errors naming file, rule and field, and the valid ones load."""
+        rules, errors = load_rules(path)
+        for rule in rules:
+            self.put(rule)
+        return len(rules), errors
 
     def put(self, rule: AlertRule, wait: bool = True) -> None:
         """Create or replace a rule; with `wait`, matching sees it on return."""

@@ -1,21 +1,24 @@
-"""The search engine as Vigie sees it: one small interface, one adapter per client.
+"""The search engine as Vigie sees it: one small class over either client.
 
 Templates, documents and queries are written once (templates.py, documents.py,
-query.py); the adapters only differ in how their client is built and how it
-reports errors. Only what both Elasticsearch 8 and OpenSearch 2 have is used:
-composable templates, aliases, the rollover and bulk APIs (no ILM/ISM).
+query.py); the two engines differ only in how their client is built and how it
+reports errors (clients.py). Only what both Elasticsearch 8 and OpenSearch 2
+have is used: composable templates, aliases, the rollover and bulk APIs (no
+ILM/ISM).
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from vigie.settings import Settings
+from vigie.retry import Backoff
 
 T = TypeVar("T")
+
+# How long to wait for an engine that is down or busy before asking again.
+ENGINE_BACKOFF = Backoff(start=0.5, cap=30.0)
 
 
 class SearchEngineError(RuntimeError):
@@ -76,15 +79,17 @@ def _error_text(error: Any) -> str:
     return str(error)
 
 
-class SearchEngine(ABC):
+# Our error for one of the client's exceptions, or None if it is not the client's.
+Translate = Callable[[Exception], SearchEngineError | None]
+
+
+class SearchEngine:
     """Both clients take the same requests with `body=`; what differs is how the
-    client is made and which exceptions it raises (`_translate`)."""
+    client is made and which exceptions it raises (`translate`)."""
 
-    _client: Any
-
-    @abstractmethod
-    def _translate(self, exc: Exception) -> SearchEngineError | None:
-        """Our error for one of the client's, or None if it is not the client's."""
+    def __init__(self, client: Any, translate: Translate) -> None:
+        self._client = client
+        self._translate = translate
 
     def _call(self, call: Callable[[], T]) -> T:
         try:
@@ -213,13 +218,3 @@ class SearchEngine(ABC):
 
     def close(self) -> None:
         self._client.close()
-
-
-def connect(settings: Settings) -> SearchEngine:
-    if settings.search_engine == "opensearch":
-        from pipeline.search.opensearch import OpenSearchEngine
-
-        return OpenSearchEngine(settings.elasticsearch_url)
-    from pipeline.search.elastic import ElasticsearchEngine
-
-    return ElasticsearchEngine(settings.elasticsearch_url)

@@ -1,4 +1,6 @@
-"""Index templates, the write alias and rollover: what `vigie es setup` does.
+"""Everything Vigie keeps in the engine, set up in one place (`setup`, which both
+`vigie es setup` and the worker run): the articles' templates and write alias,
+the alert rules' percolator index, the webhook deliveries index; and rollover.
 
 The articles live in indices `<alias>-000001`, `<alias>-000002`, ... behind one
 alias (VIGIE_INDEX_ARTICLES, default `news-articles`): searches read the alias,
@@ -44,6 +46,19 @@ class SetupError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class Indices:
+    """The names of what Vigie keeps in the engine."""
+
+    articles: str  # the alias searches read and the worker writes to
+    rules: str
+    deliveries: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Indices:
+        return cls(settings.index_articles, settings.index_alert_rules, settings.index_deliveries)
+
+
+@dataclass(frozen=True)
 class Names:
     alias: str
 
@@ -83,11 +98,57 @@ def articles_body(config_dir: Path) -> dict[str, Any]:
     return {"settings": body["settings"], "mappings": mappings}
 
 
-def setup(engine: SearchEngine, settings: Settings) -> list[str]:
-    """Templates, then the first index behind the write alias if there is none.
-    Idempotent; returns what it did."""
-    names = Names(settings.index_articles)
-    body = articles_body(settings.config_dir)
+def rules_body(config_dir: Path) -> dict[str, Any]:
+    """The rules index: the articles' fields (the percolator needs their types),
+    the query, and the rule itself, stored but not indexed."""
+    mappings = copy.deepcopy(articles_body(config_dir)["mappings"])
+    mappings["properties"].update(
+        {
+            "query": {"type": "percolator"},
+            "rule_id": {"type": "keyword"},
+            "rule_enabled": {"type": "boolean"},
+            "rule": {"type": "object", "enabled": False},
+        }
+    )
+    return {"settings": {"number_of_shards": 1, "number_of_replicas": 0}, "mappings": mappings}
+
+
+DELIVERIES_BODY = {
+    "settings": {"number_of_shards": 1, "number_of_replicas": 0},
+    "mappings": {
+        "dynamic": "strict",
+        "properties": {
+            "delivery_id": {"type": "keyword"},
+            "rule_id": {"type": "keyword"},
+            "destination": {"type": "keyword"},
+            "article_ids": {"type": "keyword"},
+            "attempt": {"type": "integer"},
+            "status": {"type": "keyword"},
+            "http_status": {"type": "integer"},
+            "error": {"type": "text"},
+            "latency_ms": {"type": "float"},
+            "at": {"type": "date"},
+        },
+    },
+}
+
+
+def setup(engine: SearchEngine, indices: Indices, config_dir: Path) -> list[str]:
+    """The articles' templates and write alias, the rules index and the deliveries
+    index, each made if missing. Idempotent; returns what it did."""
+    done = _setup_articles(engine, indices.articles, config_dir)
+    for name, body in (
+        (indices.rules, rules_body(config_dir)),
+        (indices.deliveries, DELIVERIES_BODY),
+    ):
+        if not engine.index_exists(name) and engine.create_index(name, body):
+            done.append(f"index {name}")
+    return done
+
+
+def _setup_articles(engine: SearchEngine, alias: str, config_dir: Path) -> list[str]:
+    names = Names(alias)
+    body = articles_body(config_dir)
     engine.put_component_template(names.settings, {"template": {"settings": body["settings"]}})
     engine.put_component_template(names.mappings, {"template": {"mappings": body["mappings"]}})
     engine.put_index_template(
@@ -112,10 +173,9 @@ def setup(engine: SearchEngine, settings: Settings) -> list[str]:
             f"`{names.alias}` is an index, not an alias (made by an older Vigie?): "
             f"reindex it into {names.first_index} or delete it, then run `vigie es setup`"
         )
-    created = engine.create_index(
-        names.first_index, {"aliases": {names.alias: {"is_write_index": True}}}
-    )
-    return [*done, f"index {names.first_index} behind alias {names.alias}" if created else ""]
+    if engine.create_index(names.first_index, {"aliases": {names.alias: {"is_write_index": True}}}):
+        done.append(f"index {names.first_index} behind alias {names.alias}")
+    return done
 
 
 def rollover_conditions(settings: Settings) -> dict[str, Any]:
@@ -126,9 +186,8 @@ def rollover_conditions(settings: Settings) -> dict[str, Any]:
     }
 
 
-def rollover(engine: SearchEngine, settings: Settings, force: bool = False) -> str | None:
-    """Roll the alias over when a condition is met (always with force); the new
-    write index's name if it did."""
-    conditions = {} if force else rollover_conditions(settings)
-    rolled, _, new_index = engine.rollover(settings.index_articles, conditions)
+def rollover(engine: SearchEngine, alias: str, conditions: dict[str, Any]) -> str | None:
+    """Roll the alias over when a condition is met (always, with no conditions);
+    the new write index's name if it did."""
+    rolled, _, new_index = engine.rollover(alias, conditions)
     return new_index if rolled else None

@@ -19,8 +19,9 @@ import httpx
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
-from pipeline.search.engine import SearchEngine, connect
-from vigie import services
+from pipeline.search.clients import connect
+from pipeline.search.engine import SearchEngine
+from services import local as services
 from vigie.settings import Settings, private_environment, settings_for
 
 VIGIE = str(Path(sys.executable).parent / "vigie")

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import httpx
 import pytest
 
-from pipeline.search.engine import connect
+from pipeline.search.clients import connect
 from tests.conftest import SAMPLE_FEED, raw_message
 from tests.integration.conftest import Stack, wait_for
 from vigie.settings import settings_for

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from pipeline.search.engine import connect
+from pipeline.search.clients import connect
+from services import local as services
 from tests.conftest import make_article
 from tests.integration.conftest import Stack, indexed, wait_for
-from vigie import services
 from vigie.settings import Settings
 
 

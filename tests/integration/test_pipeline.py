@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-from pipeline.search.engine import SearchEngine, connect
+from pipeline.search.clients import connect
+from pipeline.search.engine import SearchEngine
 from tests.conftest import SAMPLE_FEED, raw_message
 from tests.integration.conftest import Stack, indexed, wait_for, worker_health
 from vigie.article import article_id

@@ -11,10 +11,18 @@ from typing import Any
 
 import pytest
 
+from pipeline.search.clients import connect
 from pipeline.search.documents import to_document
-from pipeline.search.engine import SearchEngine, connect
+from pipeline.search.engine import SearchEngine
 from pipeline.search.query import ArticleQuery, search_body
-from pipeline.search.templates import Names, articles_body, rollover, setup
+from pipeline.search.templates import (
+    Indices,
+    Names,
+    articles_body,
+    rollover,
+    rollover_conditions,
+    setup,
+)
 from tests.conftest import SAMPLE_FEED, make_article
 from tests.integration.conftest import Stack, indexed, wait_for
 from vigie.article import Article, Source, Tag, article_id
@@ -80,7 +88,7 @@ ARTICLES = [
 def index() -> Iterator[tuple[SearchEngine, Settings]]:
     settings = Settings(index_articles=f"test-{uuid.uuid4().hex[:10]}-articles")
     engine = connect(settings)
-    setup(engine, settings)
+    setup(engine, Indices.from_settings(settings), settings.config_dir)
     items = engine.bulk_index(settings.index_articles, [(a.id, to_document(a)) for a in ARTICLES])
     assert all(item.ok for item in items), items
     engine.refresh(settings.index_articles)
@@ -100,7 +108,7 @@ def test_setup_is_idempotent_and_makes_a_write_alias(
     engine, settings = index
     names = Names(settings.index_articles)
     assert engine.alias_indices(names.alias) == {names.first_index: True}
-    again = setup(engine, settings)
+    again = setup(engine, Indices.from_settings(settings), settings.config_dir)
     assert again[-1] == f"alias {names.alias} exists, mapping brought up to date"
     assert engine.alias_indices(names.alias) == {names.first_index: True}
 
@@ -158,15 +166,20 @@ def test_rollover_makes_the_next_index_and_search_sees_both() -> None:
     )
     engine = connect(settings)
     try:
-        setup(engine, settings)
+        setup(engine, Indices.from_settings(settings), settings.config_dir)
         names = Names(settings.index_articles)
         first, second, third = ARTICLES
         engine.bulk_index(names.alias, [(first.id, to_document(first))])
         engine.refresh(names.alias)
-        assert rollover(engine, settings) is None  # 1 document: no condition met
+        assert (
+            rollover(engine, settings.index_articles, rollover_conditions(settings)) is None
+        )  # 1 document: no condition met
         engine.bulk_index(names.alias, [(second.id, to_document(second))])
         engine.refresh(names.alias)
-        assert rollover(engine, settings) == f"{names.alias}-000002"
+        assert (
+            rollover(engine, settings.index_articles, rollover_conditions(settings))
+            == f"{names.alias}-000002"
+        )
         engine.bulk_index(names.alias, [(third.id, to_document(third))])
         engine.refresh(names.alias)
         assert engine.alias_indices(names.alias) == {

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from vigie.cli import app
+from commands.main import app
 
 
 def test_help_lists_the_subcommands() -> None:

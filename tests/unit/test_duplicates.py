@@ -1,6 +1,6 @@
 import random
 
-from pipeline.duplicates import SIMILARITY, DuplicateIndex, signature, similarity
+from pipeline.enrichment.duplicates import SIMILARITY, DuplicateIndex, signature, similarity
 
 STORY = (
     "Le ministère de la Défense a annoncé mardi le déploiement de trois navires supplémentaires "
@@ -79,7 +79,7 @@ def test_simhash_is_stable_across_processes() -> None:
     import subprocess
     import sys
 
-    code = f"from pipeline.duplicates import signature; print(signature({STORY!r}))"
+    code = f"from pipeline.enrichment.duplicates import signature; print(signature({STORY!r}))"
     runs = {
         subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, check=True

@@ -1,6 +1,6 @@
-from pipeline.clean import Cleaner, html_to_text
-from pipeline.enrich import Enricher
-from pipeline.language import LanguageDetector
+from pipeline.enrichment.clean import Cleaner, html_to_text
+from pipeline.enrichment.enrich import Enricher
+from pipeline.enrichment.language import LanguageDetector
 from vigie.article import Article, Source
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.enrich import Enricher
+from pipeline.enrichment.enrich import Enricher
 from vigie.article import Article, Source
 
 

@@ -15,9 +15,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.search.kibana import fields_used, load_objects
+from commands.kibana import fields_used, load_objects
+from commands.main import app
 from pipeline.search.templates import articles_body
-from vigie.cli import app
 from vigie.settings import Settings
 
 

@@ -2,8 +2,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.enrich import Enricher
-from pipeline.ner import NerUnavailable, StatisticalNer
+from pipeline.enrichment.enrich import Enricher
+from pipeline.enrichment.ner import NerUnavailable, StatisticalNer
 from vigie.article import Article, Source
 from vigie.settings import Settings
 

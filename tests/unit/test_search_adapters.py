@@ -6,7 +6,7 @@ import elasticsearch
 import pytest
 from opensearchpy import exceptions as os_errors
 
-from pipeline.search import elastic, opensearch
+from pipeline.search.clients import elasticsearch_error, opensearch_error
 from pipeline.search.engine import DocumentRejected, EngineUnavailable, SearchEngineError
 
 
@@ -33,7 +33,7 @@ def _es_api_error(status: int) -> elasticsearch.ApiError:
     ],
 )
 def test_opensearch_errors(error: Exception, expected: type[SearchEngineError]) -> None:
-    assert type(opensearch.translate(error)) is expected
+    assert type(opensearch_error(error)) is expected
 
 
 @pytest.mark.parametrize(
@@ -48,9 +48,9 @@ def test_opensearch_errors(error: Exception, expected: type[SearchEngineError]) 
     ],
 )
 def test_elasticsearch_errors(error: Exception, expected: type[SearchEngineError]) -> None:
-    assert type(elastic.translate(error)) is expected
+    assert type(elasticsearch_error(error)) is expected
 
 
 def test_errors_that_are_not_the_clients_pass_through() -> None:
-    assert opensearch.translate(ValueError("x")) is None
-    assert elastic.translate(ValueError("x")) is None
+    assert opensearch_error(ValueError("x")) is None
+    assert elasticsearch_error(ValueError("x")) is None

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from vigie import services
+from services import local as services
 from vigie.settings import Settings
 
 

@@ -9,7 +9,7 @@ from typing import Literal
 
 import ahocorasick
 
-from pipeline.textfold import fold, is_arabic, is_unspaced
+from pipeline.enrichment.textfold import fold, is_arabic, is_unspaced
 from vigie.article import EntityType
 
 # One-letter Arabic proclitics (and, with, for, so, like) written joined to the

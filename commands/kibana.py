@@ -1,4 +1,4 @@
-"""Kibana saved objects (config/kibana/*.ndjson) and their import through
+"""`vigie kibana import`: Kibana saved objects (config/kibana/*.ndjson) and their import through
 Kibana's saved-objects API: a data view on the articles alias, saved searches
 and a dashboard."""
 
@@ -7,9 +7,14 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
+import typer
+
+from commands.common import command_settings, failure
+
+kibana_app = typer.Typer(help="Kibana: data view, saved searches, dashboard.")
 
 IMPORT_PATH = "/api/saved_objects/_import"
 # Field names in a KQL query: `tags.id : "country:KP"`, `not duplicate_of : *`
@@ -103,3 +108,20 @@ def import_objects(
         )
         raise KibanaError(f"Kibana refused some objects: {problems or result}")
     return int(result.get("successCount", len(objects)))
+
+
+@kibana_app.command("import")
+def kibana_import(
+    url: Annotated[
+        str | None, typer.Option(help="Kibana's URL (default: VIGIE_KIBANA_URL).")
+    ] = None,
+) -> None:
+    """Import the saved objects of config/kibana/ into Kibana (overwriting them)."""
+    settings = command_settings()
+    key = settings.kibana_api_key.get_secret_value() if settings.kibana_api_key else None
+    try:
+        objects = load_objects(settings.config_dir / "kibana", settings.index_articles)
+        count = import_objects(url or settings.kibana_url, objects, api_key=key)
+    except KibanaError as exc:
+        raise failure(str(exc)) from exc
+    typer.echo(f"imported {count} saved objects into {url or settings.kibana_url}")

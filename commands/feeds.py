@@ -1,30 +1,25 @@
-"""`vigie feeds ...` and `vigie connector ...`."""
+"""`vigie feeds ...`: check a feed, import OPML, validate the feed list, see its state."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import signal
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from commands.common import command_settings, failure
 from connectors.feed import FeedError, document_of, parse_feed
 from connectors.feedlist import FeedConfig, import_opml, load_feeds, slug
 from connectors.fetch import Fetcher, FetchError
-from vigie import logs
-from vigie.commandline import command_settings, failure
 from vigie.settings import Settings
 
-if TYPE_CHECKING:  # the service pulls in Kafka and aiohttp: imported when run
-    from connectors.service import Connector, Outcome
+if TYPE_CHECKING:
     from vigie.article import Article
 
 feeds_app = typer.Typer(help="The feed list: check a feed, import OPML, validate feeds.yaml.")
-connector_app = typer.Typer(help="The feed connector service.")
 
 
 @feeds_app.command("check")
@@ -152,103 +147,3 @@ def _ago(seconds: float) -> str:
         if seconds >= size:
             return f"{seconds / size:.1f}{unit}"
     return f"{seconds:.0f}s"
-
-
-@connector_app.command("run")
-def run(
-    once: Annotated[
-        bool, typer.Option(help="Poll every feed once, send everything, exit (imports).")
-    ] = False,
-) -> None:
-    """Poll the feeds of feeds.yaml and send new and updated entries to news.raw,
-    until SIGTERM or Ctrl+C (which finish the polls under way and flush)."""
-    from connectors.service import Connector
-    from connectors.state import State
-
-    settings = command_settings()
-    log = logs.get("vigie.connector")
-    loaded = load_feeds(settings.feeds_file)
-    for problem in loaded.problems:
-        log.error("feed_list_problem", problem=str(problem))
-    if not loaded.feeds:
-        raise failure(f"no valid feed in {settings.feeds_file}")
-    _ensure_topics(settings, log)
-    state = State(settings.connector_state)
-    connector = Connector(settings, loaded.feeds, state)
-    try:
-        if once:
-            _run_once(connector)
-        else:
-            asyncio.run(_serve(connector, settings))
-    finally:
-        state.close()
-
-
-def _ensure_topics(settings: Settings, log: Any) -> None:
-    from kafka.errors import KafkaError
-
-    from pipeline.topics import ensure_topics
-
-    try:
-        ensure_topics(settings)
-    except KafkaError as exc:  # the outbox keeps articles until Kafka answers
-        log.warning("kafka_unreachable_at_start", reason=str(exc) or type(exc).__name__)
-
-
-def _run_once(connector: Connector) -> None:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    from connectors.produce import DeliveryError
-
-    counts = {"new": 0, "updated": 0, "errors": 0}
-    columns = (
-        TextColumn("polling"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[line]}"),
-    )
-    with Progress(*columns, console=Console(stderr=True)) as progress:
-        task = progress.add_task("feeds", total=len(connector.feeds), line="")
-
-        def advance(outcome: Outcome) -> None:
-            counts["new"] += outcome.new
-            counts["updated"] += outcome.updated
-            counts["errors"] += outcome.result == "error"
-            line = f"{counts['new']} new, {counts['updated']} updated, {counts['errors']} failed"
-            progress.update(task, advance=1, line=line)
-
-        asyncio.run(connector.run_once(advance))
-    try:
-        sent = connector.send_outbox()
-    except DeliveryError as exc:
-        raise failure(
-            f"{exc}; {connector.state.outbox_size()} articles kept for the next run"
-        ) from exc
-    finally:
-        connector.close()
-    typer.echo(
-        f"{len(connector.feeds)} feeds polled: {counts['new']} new, {counts['updated']} updated, "
-        f"{counts['errors']} failed; {sent} articles produced to {connector.settings.topic_raw}",
-        err=False,
-    )
-    if counts["errors"]:
-        typer.echo("failed feeds are logged with their reason (feed_failed)", err=True)
-    sys.stdout.flush()
-
-
-async def _serve(connector: Connector, settings: Settings) -> None:
-    from connectors.service import serve_health
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    runner = await serve_health(connector, settings.web_host, settings.connector_web_port)
-    logs.get("vigie.connector").info(
-        "connector_started", feeds=len(connector.feeds), port=settings.connector_web_port
-    )
-    try:
-        await connector.run(stop, settings.feeds_file)
-    finally:
-        await runner.cleanup()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from pipeline.gazetteer import Gazetteer, kind_of
-from pipeline.matcher import Matcher
+from pipeline.enrichment.gazetteer import Gazetteer, kind_of
+from pipeline.enrichment.matcher import Matcher
 from vigie.article import Entity, Tag, TextField
 
 

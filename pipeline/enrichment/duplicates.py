@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.textfold import fold
+from pipeline.enrichment.textfold import fold
 
 # Two texts sharing at least this share of their shingles are copies.
 SIMILARITY = 0.7

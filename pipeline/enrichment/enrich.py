@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from pipeline.clean import Cleaner
-from pipeline.entities import EntityLinker
-from pipeline.gazetteer import Gazetteer
-from pipeline.language import MAX_SEGMENTED_CHARS, LanguageDetector
-from pipeline.ner import StatisticalNer
+from pipeline.enrichment.clean import Cleaner
+from pipeline.enrichment.entities import EntityLinker
+from pipeline.enrichment.gazetteer import Gazetteer
+from pipeline.enrichment.language import MAX_SEGMENTED_CHARS, LanguageDetector
+from pipeline.enrichment.ner import StatisticalNer
 from vigie.article import Article, Entity, TextField
 from vigie.settings import Settings
 

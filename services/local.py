@@ -27,7 +27,7 @@ from kafka.errors import KafkaError
 
 from vigie.settings import REPO_ROOT, Settings
 
-SERVICES_DIR = REPO_ROOT / "services"
+SERVICES_DIR = Path(__file__).resolve().parent
 RUNTIME_DIR = SERVICES_DIR / ".runtime"
 
 

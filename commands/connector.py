@@ -1,0 +1,159 @@
+"""`vigie connector run` (the long-lived feed service) and `vigie ingest` (one feed,
+once): both produce to news.raw."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from commands.common import command_settings, failure
+from connectors.feedlist import load_feeds
+from vigie import logs
+from vigie.settings import Settings
+
+if TYPE_CHECKING:  # the service pulls in Kafka and aiohttp: imported when run
+    from connectors.service import Connector, Outcome
+
+connector_app = typer.Typer(help="The feed connector service.")
+
+
+@connector_app.command("run")
+def run(
+    once: Annotated[
+        bool, typer.Option(help="Poll every feed once, send everything, exit (imports).")
+    ] = False,
+) -> None:
+    """Poll the feeds of feeds.yaml and send new and updated entries to news.raw,
+    until SIGTERM or Ctrl+C (which finish the polls under way and flush)."""
+    from connectors.service import Connector
+    from connectors.state import State
+
+    settings = command_settings()
+    log = logs.get("vigie.connector")
+    loaded = load_feeds(settings.feeds_file)
+    for problem in loaded.problems:
+        log.error("feed_list_problem", problem=str(problem))
+    if not loaded.feeds:
+        raise failure(f"no valid feed in {settings.feeds_file}")
+    _ensure_topics(settings, log)
+    state = State(settings.connector_state)
+    connector = Connector(settings, loaded.feeds, state)
+    try:
+        if once:
+            _run_once(connector)
+        else:
+            asyncio.run(_serve(connector, settings))
+    finally:
+        state.close()
+
+
+def _ensure_topics(settings: Settings, log: Any) -> None:
+    from kafka.errors import KafkaError
+
+    from pipeline.stream.topics import ensure_topics
+
+    try:
+        ensure_topics(settings)
+    except KafkaError as exc:  # the outbox keeps articles until Kafka answers
+        log.warning("kafka_unreachable_at_start", reason=str(exc) or type(exc).__name__)
+
+
+def _run_once(connector: Connector) -> None:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from connectors.produce import DeliveryError
+
+    counts = {"new": 0, "updated": 0, "errors": 0}
+    columns = (
+        TextColumn("polling"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[line]}"),
+    )
+    with Progress(*columns, console=Console(stderr=True)) as progress:
+        task = progress.add_task("feeds", total=len(connector.feeds), line="")
+
+        def advance(outcome: Outcome) -> None:
+            counts["new"] += outcome.new
+            counts["updated"] += outcome.updated
+            counts["errors"] += outcome.result == "error"
+            line = f"{counts['new']} new, {counts['updated']} updated, {counts['errors']} failed"
+            progress.update(task, advance=1, line=line)
+
+        asyncio.run(connector.run_once(advance))
+    try:
+        sent = connector.send_outbox()
+    except DeliveryError as exc:
+        raise failure(
+            f"{exc}; {connector.state.outbox_size()} articles kept for the next run"
+        ) from exc
+    finally:
+        connector.close()
+    typer.echo(
+        f"{len(connector.feeds)} feeds polled: {counts['new']} new, {counts['updated']} updated, "
+        f"{counts['errors']} failed; {sent} articles produced to {connector.settings.topic_raw}",
+        err=False,
+    )
+    if counts["errors"]:
+        typer.echo("failed feeds are logged with their reason (feed_failed)", err=True)
+    sys.stdout.flush()
+
+
+async def _serve(connector: Connector, settings: Settings) -> None:
+    from connectors.service import serve_health
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    runner = await serve_health(connector, settings.web_host, settings.connector_web_port)
+    logs.get("vigie.connector").info(
+        "connector_started", feeds=len(connector.feeds), port=settings.connector_web_port
+    )
+    try:
+        await connector.run(stop, settings.feeds_file)
+    finally:
+        await runner.cleanup()
+
+
+def ingest(
+    location: Annotated[str, typer.Argument(help="Feed URL or local file (RSS, Atom, RDF).")],
+    feed_id: Annotated[str | None, typer.Option(help="Feed id (default: the location).")] = None,
+    name: Annotated[str | None, typer.Option(help="Display name of the source.")] = None,
+    language: Annotated[str | None, typer.Option(help="Language the source declares.")] = None,
+) -> None:
+    """Read one feed once and produce its entries to news.raw."""
+    from connectors.feed import FeedError, parse_feed, read_feed
+    from connectors.feedlist import FeedConfig, slug
+    from connectors.produce import DeliveryError, make_producer, produce
+    from pipeline.stream.topics import ensure_topics
+
+    settings = command_settings()
+    log = logs.get("vigie.ingest")
+    try:
+        source = FeedConfig.at(location, feed_id or slug(location), name=name, language=language)
+    except ValueError as exc:
+        raise failure(f"bad feed options: {exc}") from exc
+    try:
+        parsed = parse_feed(read_feed(location), source)
+    except FeedError as exc:
+        log.error("feed_unreadable", feed=source.id, reason=str(exc))
+        raise failure(f"cannot read feed: {exc}") from exc
+    for warning in parsed.warnings:
+        log.warning("feed_warning", feed=source.id, reason=warning)
+    ensure_topics(settings)
+    producer = make_producer(settings.kafka_bootstrap_servers)
+    try:
+        sent = produce(producer, settings.topic_raw, parsed.articles)
+    except DeliveryError as exc:
+        raise failure(str(exc)) from exc
+    finally:
+        producer.close()
+    for article in parsed.articles:
+        typer.echo(f"{article.id}  {article.title}")
+    typer.echo(f"{sent} articles produced to {settings.topic_raw}")

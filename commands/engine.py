@@ -1,0 +1,157 @@
+"""`vigie es ...` and `vigie search`: the search engine's indices, and searching them."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from commands.common import command_settings, failure
+
+es_app = typer.Typer(help="Search engine: templates, write alias, rollover.")
+
+
+@es_app.command("setup")
+def es_setup() -> None:
+    """Put the index templates and create the write alias (idempotent)."""
+    from pipeline.search.clients import connect
+    from pipeline.search.engine import SearchEngineError
+    from pipeline.search.templates import Indices, SetupError, setup
+
+    settings = command_settings()
+    engine = connect(settings)
+    try:
+        for line in setup(engine, Indices.from_settings(settings), settings.config_dir):
+            typer.echo(line)
+    except (SearchEngineError, SetupError) as exc:
+        raise failure(f"setup failed: {exc}") from exc
+    finally:
+        engine.close()
+
+
+@es_app.command("rollover")
+def es_rollover(
+    force: Annotated[bool, typer.Option(help="Roll over even if no condition is met.")] = False,
+) -> None:
+    """Roll the articles alias over to a new index if it is old, big or full enough."""
+    from pipeline.search.clients import connect
+    from pipeline.search.engine import SearchEngineError
+    from pipeline.search.templates import rollover, rollover_conditions
+
+    settings = command_settings()
+    engine = connect(settings)
+    try:
+        conditions = {} if force else rollover_conditions(settings)
+        new_index = rollover(engine, settings.index_articles, conditions)
+    except SearchEngineError as exc:
+        raise failure(f"rollover failed: {exc}") from exc
+    finally:
+        engine.close()
+    if new_index:
+        typer.echo(f"rolled over: {settings.index_articles} now writes to {new_index}")
+    else:
+        typer.echo(f"no rollover: no condition met ({rollover_conditions(settings)})")
+
+
+def _when(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(
+            f"{value!r} is not an ISO date (2025-02-09 or 2025-02-09T10:00Z)"
+        ) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def search(
+    query: Annotated[
+        str | None, typer.Argument(help="Words to find (every one must match).")
+    ] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option(help="Tag id or label that must be there (repeatable).")
+    ] = None,
+    any_tag: Annotated[list[str] | None, typer.Option(help="At least one of these tags.")] = None,
+    entity: Annotated[
+        list[str] | None, typer.Option(help="Entity id or name (repeatable).")
+    ] = None,
+    lang: Annotated[list[str] | None, typer.Option(help="Article language (repeatable).")] = None,
+    source: Annotated[list[str] | None, typer.Option(help="Feed id or source name.")] = None,
+    since: Annotated[str | None, typer.Option(help="Published at or after (ISO date).")] = None,
+    until: Annotated[str | None, typer.Option(help="Published before (ISO date).")] = None,
+    sort: Annotated[str, typer.Option(help="relevance, newest or oldest.")] = "relevance",
+    size: Annotated[int, typer.Option(help="How many hits.")] = 10,
+    top_tags: Annotated[int, typer.Option(help="Also count the N most frequent tags.")] = 0,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print hits (and counts) as JSON lines.")
+    ] = False,
+    wait: Annotated[
+        float, typer.Option(help="Seconds to keep asking until there is a hit (0: ask once).")
+    ] = 0.0,
+) -> None:
+    """Search indexed articles; print title, language, date and link."""
+    from pipeline.search.clients import connect
+    from pipeline.search.engine import SearchEngineError
+    from pipeline.search.query import ArticleQuery, search_body
+
+    if sort not in ("relevance", "newest", "oldest"):
+        raise typer.BadParameter("--sort is relevance, newest or oldest")
+    settings = command_settings()
+    article_query = ArticleQuery(
+        text=query,
+        all_tags=tuple(tag or ()),
+        any_tags=tuple(any_tag or ()),
+        entities=tuple(entity or ()),
+        languages=tuple(lang or ()),
+        sources=tuple(source or ()),
+        since=_when(since),
+        until=_when(until),
+    )
+    body = search_body(article_query, size=size, sort=sort, top_tags=top_tags)  # type: ignore[arg-type]
+    engine = connect(settings)
+    deadline = time.monotonic() + wait
+    try:
+        while True:
+            try:
+                result = engine.search(settings.index_articles, body)
+            except SearchEngineError as exc:
+                if "index_not_found" not in str(exc) or time.monotonic() >= deadline:
+                    raise failure(f"search failed: {exc}") from exc
+                result = None
+            if (result and result.hits) or time.monotonic() >= deadline:
+                break
+            time.sleep(1.0)
+    finally:
+        engine.close()
+    hits = result.hits if result else []
+    buckets = result.aggregations.get("top_tags", {}).get("buckets", []) if result else []
+    if as_json:
+        for hit in hits:
+            typer.echo(
+                json.dumps({"id": hit.id, "score": hit.score, **hit.source}, ensure_ascii=False)
+            )
+        if top_tags:
+            typer.echo(
+                json.dumps(
+                    {"top_tags": {b["key"]: b["doc_count"] for b in buckets}}, ensure_ascii=False
+                )
+            )
+    else:
+        for hit in hits:
+            doc = hit.source
+            date = (doc.get("published_at") or "date unknown")[:10]
+            typer.echo(
+                f"{doc.get('title')}\n  [{doc.get('language')}] {date}  {doc.get('canonical_url')}"
+            )
+        if result and result.total > len(hits):
+            typer.echo(f"({result.total} articles match; {len(hits)} shown)")
+        if top_tags:
+            typer.echo("top tags: " + ", ".join(f"{b['key']} ({b['doc_count']})" for b in buckets))
+    if not hits:
+        typer.echo(f"no article matches {query or 'the filters'!r}", err=True)
+        sys.exit(1)

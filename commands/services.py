@@ -1,0 +1,40 @@
+"""`vigie services ...`: the local Kafka and search engine (services/local.py)."""
+
+from __future__ import annotations
+
+import typer
+
+from commands.common import command_settings, failure
+
+services_app = typer.Typer(help="Local Kafka and search engine (no Docker needed).")
+
+
+@services_app.command("up")
+def services_up() -> None:
+    """Fetch (first time), start and wait for Kafka and the search engine."""
+    from services import local as services
+
+    settings = command_settings()
+    for service in services.local_services(settings):
+        try:
+            typer.echo(services.start(service))
+        except services.ServiceError as exc:
+            raise failure(str(exc)) from exc
+
+
+@services_app.command("down")
+def services_down() -> None:
+    """Stop the local services started by `vigie services up`."""
+    from services import local as services
+
+    for service in services.local_services(command_settings()):
+        typer.echo(services.stop(service))
+
+
+@services_app.command("status")
+def services_status() -> None:
+    """Say whether each local service answers."""
+    from services import local as services
+
+    for service in services.local_services(command_settings()):
+        typer.echo(services.status(service))

@@ -1,0 +1,191 @@
+"""The worker's wiring: topics, tables, the four agents and their handlers, timers,
+and the web server. What each stage does lives in its own module:
+
+    news.raw      --enrich (enriching.py)-->            news.enriched
+    news.enriched --index  (indexing.py, in batches)--> the articles alias
+    news.enriched --match  (matching.py, in batches)--> news.alerts
+    news.alerts   --deliver (alerts/dispatch.py)-->     webhooks
+    anything unprocessable --> news.dlq (deadletters.py)
+
+Offsets: every agent reads with manual acks and acks an event only once its
+work is durable (sent on, written to the engine, or dead-lettered); Faust
+commits only acked offsets, after flushing the producer. A crash in between
+replays the event, which is harmless: every write is keyed by the article id,
+and alerts by the never-twice table and the Idempotency-Key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import AsyncIterator
+from typing import cast
+
+import faust
+
+from pipeline.alerts.api import routes as rules_api
+from pipeline.alerts.dispatch import DeliveryPolicy, Dispatcher
+from pipeline.alerts.store import RuleStore
+from pipeline.enrichment.duplicates import DuplicateIndex
+from pipeline.enrichment.enrich import Enricher
+from pipeline.search.engine import SearchEngine, SearchEngineError
+from pipeline.search.templates import rollover, rollover_conditions
+from pipeline.stream import rewind
+from pipeline.stream.batching import EventBatch
+from pipeline.stream.deadletters import TopicDeadLetters, valid_articles
+from pipeline.stream.enriching import EnrichStage
+from pipeline.stream.indexing import BulkIndexer
+from pipeline.stream.indices import EngineSetup
+from pipeline.stream.matching import RuleMatcher
+from vigie import logs, web
+from vigie.article import Article
+from vigie.deadletter import Event
+from vigie.settings import Settings
+
+log = logs.get(__name__)
+
+
+def _unacked(stream: faust.StreamT[bytes]) -> AsyncIterator[Event]:
+    """The agent's events with manual acks. (Faust's StreamT does not declare
+    `noack`, but every stream it gives an agent is a Stream.)"""
+    events: AsyncIterator[Event] = cast(faust.Stream[bytes], stream).noack().events()
+    return events
+
+
+def create_app(
+    settings: Settings,
+    *,
+    enricher: Enricher,
+    engine: SearchEngine,
+    engine_setup: EngineSetup,
+    exit_after: int | None = None,
+) -> faust.App:
+    """A Faust app wired to `settings`. With `exit_after`, the worker stops itself
+    (through the same SIGTERM path as a user's) after that many articles are indexed."""
+    app = rewind.App(
+        settings.app_id,
+        broker=[f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")],
+        store="memory://",
+        autodiscover=False,
+        # Vigie's own server (vigie/web.py) serves health, metrics and the rules API.
+        web_enabled=False,
+        topic_partitions=settings.topic_partitions,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        # Do not wait on shutdown for events that are not acked: while the engine is
+        # down the `index` batch never will be. They stay uncommitted and are read
+        # again after the restart.
+        stream_wait_empty=False,
+    )
+
+    def topic(name: str) -> faust.TopicT:
+        return app.topic(name, key_serializer="raw", value_serializer="raw")
+
+    raw, enriched = topic(settings.topic_raw), topic(settings.topic_enriched)
+    alerts = topic(settings.topic_alerts)
+    dead_letters = TopicDeadLetters(topic(settings.topic_dlq))
+    # Every worker keeps all of it (a global table): the first copy of a story may
+    # have come in on a partition another worker owns.
+    duplicates = app.GlobalTable(
+        "duplicates",
+        key_type=str,
+        partitions=settings.topic_partitions,
+        # A key always goes to the same changelog partition, whichever event wrote
+        # it, so recovery replays its writes in order.
+        use_partitioner=True,
+        synchronize_all_active_partitions=True,
+    )
+    alert_state = app.Table(
+        "alert_state", key_type=str, partitions=settings.topic_partitions, use_partitioner=True
+    )
+    rules = RuleStore(engine, settings.index_alert_rules)
+
+    enrich_stage = EnrichStage(enricher, DuplicateIndex(duplicates), enriched, dead_letters)
+    indexed = 0
+
+    def count_indexed(n: int) -> None:
+        nonlocal indexed
+        indexed += n
+        if exit_after is not None and indexed >= exit_after:
+            log.info("exit_after_reached", indexed=indexed)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    def batch(handle: BulkIndexer | RuleMatcher) -> EventBatch[Article]:
+        return EventBatch(
+            handle,
+            settings.bulk_max_docs,
+            settings.bulk_max_bytes,
+            settings.bulk_max_wait_seconds,
+        )
+
+    to_index = batch(
+        BulkIndexer(
+            engine, settings.index_articles, dead_letters, engine_setup.ready, count_indexed
+        )
+    )
+    to_match = batch(RuleMatcher(rules, alerts, dead_letters, engine_setup.ready))
+    dispatcher = Dispatcher(
+        rules,
+        engine,
+        settings.index_deliveries,
+        DeliveryPolicy.from_settings(settings),
+        alert_state,
+        dead_letters,
+    )
+
+    @app.agent(raw, name="enrich")
+    async def enrich(stream: faust.StreamT[bytes]) -> None:
+        await enrich_stage.run(_unacked(stream))
+
+    @app.agent(enriched, name="index")
+    async def index(stream: faust.StreamT[bytes]) -> None:
+        async for event, article in valid_articles(_unacked(stream), "index", dead_letters):
+            await to_index.add(event, article, len(event.value))
+
+    @app.agent(enriched, name="match")
+    async def match(stream: faust.StreamT[bytes]) -> None:
+        # The index agent dead-letters what neither can read.
+        async for event, article in valid_articles(_unacked(stream), "match", None):
+            await to_match.add(event, article, len(event.value))
+
+    # Several alerts at once, each rule's in turn (the dispatcher locks per rule):
+    # one slow or failing receiver delays its own rule, not the others.
+    @app.agent(alerts, name="deliver", concurrency=settings.delivery_concurrency)
+    async def deliver(stream: faust.StreamT[bytes]) -> None:
+        await dispatcher.run(_unacked(stream))
+
+    async def flush_waiting_batches() -> None:
+        await to_index.flush_if_waiting()
+        await to_match.flush_if_waiting()
+
+    async def roll_over() -> None:
+        try:
+            new_index = await asyncio.to_thread(
+                rollover, engine, settings.index_articles, rollover_conditions(settings)
+            )
+        except SearchEngineError as exc:
+            log.warning("rollover_failed", error=str(exc))
+            return
+        if new_index:
+            log.info("rolled_over", alias=settings.index_articles, new_index=new_index)
+
+    app.timer(interval=settings.bulk_max_wait_seconds / 2)(flush_waiting_batches)
+    app.timer(interval=1.0)(dispatcher.flush_digests)
+    app.timer(interval=settings.rollover_check_seconds)(roll_over)
+
+    async def serve_web() -> None:
+        runner = await web.serve(
+            settings.web_host,
+            settings.web_port,
+            lambda: {"status": "ok", "app": settings.app_id},
+            rules_api(rules, engine, settings.index_articles),
+        )
+        try:
+            await asyncio.Event().wait()  # until the worker cancels its tasks
+        finally:
+            await runner.cleanup()
+            await dispatcher.close()
+
+    app.task(serve_web)
+    return app

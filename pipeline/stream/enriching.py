@@ -1,0 +1,53 @@
+"""The `enrich` stage: news.raw -> news.enriched, each article enriched
+(pipeline/enrichment/) and linked to the first copy of its story."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable
+
+from prometheus_client import Counter
+
+from pipeline.enrichment.duplicates import DuplicateIndex
+from pipeline.enrichment.enrich import Enricher
+from pipeline.stream.deadletters import Topic, valid_articles
+from vigie import logs
+from vigie.article import Article
+from vigie.deadletter import DeadLetters, Event
+
+log = logs.get(__name__)
+
+ENRICHED = Counter("vigie_articles_enriched_total", "Articles enriched and sent on")
+
+
+class EnrichStage:
+    def __init__(
+        self,
+        enricher: Enricher,
+        duplicates: DuplicateIndex,
+        enriched: Topic,
+        dead_letters: DeadLetters,
+    ) -> None:
+        self._enricher = enricher
+        self._duplicates = duplicates
+        self._enriched = enriched
+        self._dead_letters = dead_letters
+
+    async def run(self, events: AsyncIterable[Event]) -> None:
+        """Each event is acked once its result (or dead letter) is sent: Faust
+        flushes the producer before it commits the offset."""
+        async for event, article in valid_articles(events, "enrich", self._dead_letters):
+            await self.handle(event, article)
+            event.ack()
+
+    async def handle(self, event: Event, article: Article) -> None:
+        try:
+            result = self._enricher.enrich(article)
+            first = self._duplicates.first_copy(result.id, result.content_hash or "", result.body)
+            if first is not None:
+                result = result.model_copy(update={"duplicate_of": first})
+        except Exception as exc:  # one bad article must not stop the stream
+            log.exception("enrich_failed", article_id=article.id)
+            await self._dead_letters.send(event, "enrich", f"enrichment failed: {exc!r}")
+            return
+        await self._enriched.send(key=result.id.encode(), value=result.model_dump_json().encode())
+        ENRICHED.inc()
