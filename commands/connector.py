@@ -12,11 +12,12 @@ import typer
 
 from commands.common import command_settings, failure
 from connectors.feedlist import load_feeds
-from vigie import logs
+from vigie import logs, web
 from vigie.settings import Settings
 
 if TYPE_CHECKING:  # the service pulls in Kafka and aiohttp: imported when run
-    from connectors.service import Connector, Outcome
+    from connectors.poller import Outcome
+    from connectors.service import Connector
 
 connector_app = typer.Typer(help="The feed connector service.")
 
@@ -52,14 +53,12 @@ def run(
 
 
 def _ensure_topics(settings: Settings, log: Any) -> None:
-    from kafka.errors import KafkaError
-
-    from pipeline.stream.topics import ensure_topics
+    from pipeline.stream.topics import TopicsUnavailable, ensure_topics
 
     try:
         ensure_topics(settings)
-    except KafkaError as exc:  # the outbox keeps articles until Kafka answers
-        log.warning("kafka_unreachable_at_start", reason=str(exc) or type(exc).__name__)
+    except TopicsUnavailable as exc:  # the outbox keeps articles until Kafka answers
+        log.warning("kafka_unreachable_at_start", reason=str(exc))
 
 
 def _run_once(connector: Connector) -> None:
@@ -105,13 +104,11 @@ def _run_once(connector: Connector) -> None:
 
 
 async def _serve(connector: Connector, settings: Settings) -> None:
-    from connectors.service import serve_health
-
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    runner = await serve_health(connector, settings.web_host, settings.connector_web_port)
+    runner = await web.serve(settings.web_host, settings.connector_web_port, connector.health)
     logs.get("vigie.connector").info(
         "connector_started", feeds=len(connector.feeds), port=settings.connector_web_port
     )
@@ -127,11 +124,13 @@ def ingest(
     name: Annotated[str | None, typer.Option(help="Display name of the source.")] = None,
     language: Annotated[str | None, typer.Option(help="Language the source declares.")] = None,
 ) -> None:
-    """Read one feed once and produce its entries to news.raw."""
+    """Read one feed once and produce all its entries to news.raw (a replay: seen or
+    not), through the connector's outbox, so that none is lost if Kafka is down."""
     from connectors.feed import FeedError, parse_feed, read_feed
     from connectors.feedlist import FeedConfig, slug
-    from connectors.produce import DeliveryError, make_producer, produce
-    from pipeline.stream.topics import ensure_topics
+    from connectors.outbox import OutboxRelay
+    from connectors.produce import DeliveryError
+    from connectors.state import State
 
     settings = command_settings()
     log = logs.get("vigie.ingest")
@@ -146,14 +145,22 @@ def ingest(
         raise failure(f"cannot read feed: {exc}") from exc
     for warning in parsed.warnings:
         log.warning("feed_warning", feed=source.id, reason=warning)
-    ensure_topics(settings)
-    producer = make_producer(settings.kafka_bootstrap_servers)
+    _ensure_topics(settings, log)
+    state = State(settings.connector_state)
+    relay = OutboxRelay(
+        state, settings.kafka_bootstrap_servers, settings.topic_raw, settings.topic_dlq
+    )
     try:
-        sent = produce(producer, settings.topic_raw, parsed.articles)
+        state.enqueue(parsed.articles)
+        sent = relay.send_pending()
     except DeliveryError as exc:
-        raise failure(str(exc)) from exc
+        raise failure(
+            f"{exc}; {state.outbox_size()} articles kept in {settings.connector_state} "
+            "for the next `vigie ingest` or `vigie connector run`"
+        ) from exc
     finally:
-        producer.close()
+        relay.close()
+        state.close()
     for article in parsed.articles:
         typer.echo(f"{article.id}  {article.title}")
     typer.echo(f"{sent} articles produced to {settings.topic_raw}")

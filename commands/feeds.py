@@ -6,7 +6,7 @@ import asyncio
 import json
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
@@ -15,9 +15,6 @@ from connectors.feed import FeedError, document_of, parse_feed
 from connectors.feedlist import FeedConfig, import_opml, load_feeds, slug
 from connectors.fetch import Fetcher, FetchError
 from vigie.settings import Settings
-
-if TYPE_CHECKING:
-    from vigie.article import Article
 
 feeds_app = typer.Typer(help="The feed list: check a feed, import OPML, validate feeds.yaml.")
 
@@ -50,7 +47,7 @@ def check(
 
 
 async def _check(settings: Settings, feed: FeedConfig) -> dict[str, Any]:
-    from connectors.fulltext import FullText, needs_full_text
+    from connectors.fulltext import FullText
 
     fetcher = Fetcher.from_settings(settings, concurrency=4)
     try:
@@ -58,12 +55,7 @@ async def _check(settings: Settings, feed: FeedConfig) -> dict[str, Any]:
         parsed = parse_feed(document_of(fetched), feed)
         articles = parsed.articles
         if feed.full_text:
-            full = FullText(fetcher, settings.fulltext_concurrency)
-            articles = list(
-                await asyncio.gather(
-                    *(full.complete(a) if needs_full_text(a) else _same(a) for a in articles)
-                )
-            )
+            articles = await FullText(fetcher, settings.fulltext_concurrency).complete_all(articles)
     finally:
         await fetcher.close()
     return {
@@ -73,10 +65,6 @@ async def _check(settings: Settings, feed: FeedConfig) -> dict[str, Any]:
         "warnings": parsed.warnings,
         "articles": [a.model_dump(mode="json", exclude_defaults=True) for a in articles],
     }
-
-
-async def _same(article: Article) -> Article:
-    return article
 
 
 @feeds_app.command("import")

@@ -72,11 +72,14 @@ def worker(
     from pipeline.search.templates import Indices, SetupError
     from pipeline.stream.app import create_app
     from pipeline.stream.indices import EngineSetup
-    from pipeline.stream.topics import ensure_topics
+    from pipeline.stream.topics import TopicsUnavailable, ensure_topics
 
     settings = command_settings()
     log = logs.get("vigie.worker")
-    ensure_topics(settings)
+    try:
+        ensure_topics(settings)
+    except TopicsUnavailable as exc:
+        raise failure(f"cannot start the worker: {exc}") from exc
     engine = connect(settings)
     engine_setup = EngineSetup(
         engine,

@@ -14,7 +14,6 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -23,6 +22,7 @@ from urllib.request import url2pathname
 import httpx
 
 from vigie import __version__
+from vigie.retry import retry_after
 from vigie.settings import Settings
 
 ErrorKind = Literal["timeout", "connection", "http", "too_large", "file"]
@@ -65,23 +65,6 @@ class Fetched:
 def user_agent(contact: str | None) -> str:
     about = f"+{contact}" if contact else "news monitor"
     return f"Vigie/{__version__} (feed reader; {about})"
-
-
-def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """Retry-After as seconds from now: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    now = time.time() if now is None else now
-    return max(0.0, when.timestamp() - now)
 
 
 def max_age_seconds(headers: dict[str, str]) -> float | None:
@@ -224,7 +207,7 @@ class Fetcher:
                             "http",
                             f"{url}: HTTP {response.status_code}",
                             status=response.status_code,
-                            retry_after=retry_after_seconds(response_headers.get("retry-after")),
+                            retry_after=retry_after(response_headers.get("retry-after")),
                         )
                     declared = response_headers.get("content-length", "")
                     if declared.isdigit() and int(declared) > self.max_bytes:

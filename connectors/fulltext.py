@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import trafilatura
 
@@ -37,6 +38,14 @@ class FullText:
         if not text:
             return _noted(article, "full text: no main text found on the page")
         return article.model_copy(update={"body": text})
+
+    async def complete_all(self, articles: Sequence[Article]) -> list[Article]:
+        """Each article whose body is short, completed (in order; see `complete`)."""
+
+        async def one(article: Article) -> Article:
+            return await self.complete(article) if needs_full_text(article) else article
+
+        return list(await asyncio.gather(*(one(a) for a in articles)))
 
 
 def _extract(body: bytes, url: str, headers: dict[str, str]) -> str | None:

@@ -1,10 +1,12 @@
 """When to poll a feed next: an interval that follows how often the feed really
-changes, and backoff with jitter when it fails."""
+changes, and backoff with jitter when it fails (vigie/retry.py)."""
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
+
+from connectors.state import FeedState
+from vigie.retry import Backoff
 
 DEFAULT_INTERVAL = 900.0
 
@@ -49,9 +51,36 @@ def next_interval(
     return _floor(hint, bounds).clamp(interval)
 
 
-def backoff(failures: int, base: float, cap: float, retry_after: float | None = None) -> float:
-    """Exponential backoff with jitter after `failures` failures in a row; never sooner
-    than the server's Retry-After."""
-    delay = min(cap, base * 2 ** max(0, failures - 1))
-    delay = random.uniform(delay / 2, delay)  # noqa: S311 (jitter)
-    return max(delay, retry_after or 0.0)
+def after_success(
+    known: FeedState,
+    configured: float | None,
+    bounds: Bounds,
+    *,
+    hint: float | None,
+    new: int = 0,
+    total: int = 0,
+    unchanged: bool = False,
+) -> float:
+    """Seconds until the next poll of a feed that answered."""
+    if known.last_success is None and not unchanged:
+        # A first poll finds everything new, which says nothing of the feed's pace.
+        return first_interval(configured, hint, bounds)
+    return next_interval(
+        known.interval or configured or DEFAULT_INTERVAL,
+        new=new,
+        total=total,
+        unchanged=unchanged,
+        hint=hint,
+        bounds=bounds,
+    )
+
+
+def after_failure(
+    known: FeedState, configured: float | None, bounds: Bounds, retry_after: float | None
+) -> float:
+    """Seconds until a failed feed is tried again: backoff from its interval (at most
+    five minutes to start with) up to the longest interval, never sooner than the
+    server's Retry-After, which is believed up to that longest interval too."""
+    start = min(known.interval or configured or DEFAULT_INTERVAL, 300.0)
+    policy = Backoff(start=start, cap=bounds.high, max_retry_after=bounds.high)
+    return policy.delay(known.failures + 1, retry_after)

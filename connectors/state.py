@@ -199,6 +199,15 @@ class State:
             )
         return self.feed(feed_id).failures
 
+    def enqueue(self, articles: Iterable[Article]) -> None:
+        """Put articles in the outbox as they are, fingerprints untouched: `vigie
+        ingest` replays a feed, every entry, whether the connector sent it or not."""
+        with self._transaction():
+            self._db.executemany(
+                "INSERT INTO outbox (article_id, payload) VALUES (?, ?)",
+                [(a.id, a.model_dump_json().encode()) for a in articles],
+            )
+
     def outbox(self, limit: int) -> list[tuple[int, str, bytes]]:
         return list(
             self._db.execute(

@@ -11,6 +11,10 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 from vigie.settings import Settings
 
 
+class TopicsUnavailable(RuntimeError):
+    """Kafka did not answer, or refused to create the topics; the message says which."""
+
+
 def ensure_topics(settings: Settings, replication_factor: int = 1) -> list[str]:
     """Create missing topics; return the names it created."""
     wanted = [
@@ -19,9 +23,14 @@ def ensure_topics(settings: Settings, replication_factor: int = 1) -> list[str]:
         settings.topic_dlq,
         settings.topic_alerts,
     ]
-    admin = KafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap_servers.split(","), request_timeout_ms=10000
-    )
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=settings.kafka_bootstrap_servers.split(","), request_timeout_ms=10000
+        )
+    except KafkaError as exc:
+        raise TopicsUnavailable(
+            f"kafka at {settings.kafka_bootstrap_servers}: {exc or type(exc).__name__}"
+        ) from exc
     try:
         existing = set(admin.list_topics())
         missing = [name for name in wanted if name not in existing]
@@ -40,6 +49,6 @@ def ensure_topics(settings: Settings, replication_factor: int = 1) -> list[str]:
                 )
         return missing
     except KafkaError as exc:
-        raise RuntimeError(f"kafka: cannot create topics {wanted}: {exc}") from exc
+        raise TopicsUnavailable(f"kafka: cannot create topics {wanted}: {exc}") from exc
     finally:
         admin.close()

@@ -17,10 +17,11 @@ import pytest
 
 from connectors.feed import document_of, parse_feed
 from connectors.feedlist import FeedConfig, import_opml, load_feeds
-from connectors.fetch import Fetched, max_age_seconds
-from connectors.schedule import Bounds, backoff, first_interval, next_interval
-from connectors.service import Connector, Outcome
-from connectors.state import State
+from connectors.fetch import Fetched, Validators, max_age_seconds
+from connectors.poller import Outcome
+from connectors.schedule import Bounds, after_failure, first_interval, next_interval
+from connectors.service import Connector
+from connectors.state import FeedState, State
 from tests.feedserver import Served, feed_server
 from vigie.article import Article
 from vigie.settings import Settings
@@ -271,12 +272,21 @@ def test_a_first_poll_keeps_the_configured_interval() -> None:
     assert first_interval(10, None, bounds) == 60
 
 
-def test_backoff_grows_with_jitter_and_honours_retry_after() -> None:
-    delays = [backoff(n, 10, 1000) for n in range(1, 6)]
-    for n, delay in enumerate(delays, start=1):
+def _failing(failures: int, interval: float) -> FeedState:
+    return FeedState("f", Validators(), interval, 0.0, failures, None, "x", "http")
+
+
+def test_a_failing_feed_backs_off_with_jitter_and_honours_retry_after() -> None:
+    bounds = Bounds(60, 1000)
+    for n in range(1, 6):
+        delay = after_failure(_failing(n - 1, 10), None, bounds, None)
         assert 10 * 2 ** (n - 1) / 2 <= delay <= 10 * 2 ** (n - 1)
-    assert backoff(20, 10, 1000) <= 1000
-    assert backoff(1, 10, 1000, retry_after=500) == 500
+    assert after_failure(_failing(19, 10), None, bounds, None) <= 1000
+    assert after_failure(_failing(0, 10), None, bounds, retry_after=500) == 500
+    # A server cannot push a feed out further than the longest interval.
+    assert after_failure(_failing(0, 10), None, bounds, retry_after=10**9) == 1000
+    # The first retry starts from the feed's interval, five minutes at most.
+    assert 150 <= after_failure(_failing(0, 7200), None, bounds, None) <= 300
 
 
 def test_the_feed_list_is_reloaded_keeping_known_schedules(tmp_path: Path) -> None:

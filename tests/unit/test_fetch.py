@@ -9,10 +9,11 @@ import pytest
 
 from connectors.feed import FeedError, document_of, parse_feed
 from connectors.feedlist import FeedConfig
-from connectors.fetch import Fetched, Fetcher, FetchError, Validators, retry_after_seconds
+from connectors.fetch import Fetched, Fetcher, FetchError, Validators
 from tests.conftest import DATA
 from tests.feedserver import Served, feed_server
 from vigie.article import Article
+from vigie.retry import retry_after
 
 
 @pytest.fixture(scope="module")
@@ -171,8 +172,8 @@ def test_429_carries_retry_after(served: Served) -> None:
 
 
 def test_retry_after_as_a_date() -> None:
-    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412480 - 60) == 60
-    assert retry_after_seconds("soon") is None
+    assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412480 - 60) == 60
+    assert retry_after("soon") is None
 
 
 def test_connection_refused_is_a_connection_error() -> None:
