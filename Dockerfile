@@ -5,6 +5,7 @@ COPY pyproject.toml README.md ./
 COPY vigie ./vigie
 COPY connectors ./connectors
 COPY pipeline ./pipeline
+COPY commands ./commands
 COPY config ./config
 COPY samples ./samples
 RUN pip install --no-cache-dir -e .

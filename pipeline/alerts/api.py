@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from pipeline.alerts.rules import RuleError, parse_rule
+from pipeline.alerts.rules import AlertRule, RuleError, parse_rule
 from pipeline.alerts.store import RuleStore
 from pipeline.search.engine import SearchEngine, SearchEngineError
 from pipeline.search.query import search_body
@@ -68,14 +68,17 @@ def routes(store: RuleStore, engine: SearchEngine, articles: str) -> list[web.Ro
             return _unavailable(exc)
         return web.json_response(rule.public(), status=201)
 
-    async def get_one(request: web.Request) -> web.Response:
+    async def named(request: web.Request) -> AlertRule | web.Response:
+        """The rule the path names, or the answer to give instead."""
         try:
             rule = await asyncio.to_thread(store.get, request.match_info["rule_id"])
         except SearchEngineError as exc:
             return _unavailable(exc)
-        if rule is None:
-            return _errors(404, "id", "no such rule")
-        return web.json_response(rule.public())
+        return _errors(404, "id", "no such rule") if rule is None else rule
+
+    async def get_one(request: web.Request) -> web.Response:
+        rule = await named(request)
+        return rule if isinstance(rule, web.Response) else web.json_response(rule.public())
 
     async def replace(request: web.Request) -> web.Response:
         rule_id = request.match_info["rule_id"]
@@ -105,12 +108,9 @@ def routes(store: RuleStore, engine: SearchEngine, articles: str) -> list[web.Ro
         return web.json_response({"deleted": rule_id})
 
     async def test(request: web.Request) -> web.Response:
-        try:
-            rule = await asyncio.to_thread(store.get, request.match_info["rule_id"])
-        except SearchEngineError as exc:
-            return _unavailable(exc)
-        if rule is None:
-            return _errors(404, "id", "no such rule")
+        rule = await named(request)
+        if isinstance(rule, web.Response):
+            return rule
         try:
             days = float(request.query.get("days", "7"))
         except ValueError:

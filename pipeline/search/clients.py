@@ -50,12 +50,7 @@ def elasticsearch_error(exc: Exception) -> SearchEngineError | None:
     import elasticsearch
 
     if isinstance(exc, elasticsearch.ApiError):
-        status = exc.meta.status
-        if status == 429 or status >= 500:
-            return EngineUnavailable(f"elasticsearch answered {status}: {exc.message}")
-        if status == 404:
-            return NotFound(f"elasticsearch answered 404: {exc.message}")
-        return DocumentRejected(f"elasticsearch answered {status}: {exc.message} {exc.body}")
+        return _answered("elasticsearch", exc.meta.status, exc.message, exc.body)
     if isinstance(exc, elastic_transport.TransportError):
         return EngineUnavailable(f"elasticsearch unreachable: {exc}")
     return None
@@ -69,11 +64,18 @@ def opensearch_error(exc: Exception) -> SearchEngineError | None:
         return EngineUnavailable(f"opensearch unreachable: {exc}")
     if isinstance(exc, os_errors.TransportError):
         status = exc.status_code
-        if not isinstance(status, int) or status == 429 or status >= 500:
+        if not isinstance(status, int):
             return EngineUnavailable(f"opensearch answered {status}: {exc.error}")
-        if status == 404:
-            return NotFound(f"opensearch answered 404: {exc.error}")
-        return DocumentRejected(f"opensearch answered {status}: {exc.error} {exc.info}")
+        return _answered("opensearch", status, exc.error, exc.info)
     if isinstance(exc, os_errors.OpenSearchException):
         return SearchEngineError(f"opensearch client: {exc}")
     return None
+
+
+def _answered(engine: str, status: int, message: object, detail: object) -> SearchEngineError:
+    """Ours for an HTTP error answer: busy or failing is transient, the rest is final."""
+    if status == 429 or status >= 500:
+        return EngineUnavailable(f"{engine} answered {status}: {message}")
+    if status == 404:
+        return NotFound(f"{engine} answered 404: {message}")
+    return DocumentRejected(f"{engine} answered {status}: {message} {detail}")
