@@ -1,1 +1,2 @@
-"""Stream processing: the Faust app, its agents, enrichment and the search engine."""
+"""The stream side, in two halves: enrichment (`enrichment/`, plain functions) and
+the worker with its sinks (`stream/`, `search/`, `alerts/`)."""
