@@ -50,7 +50,8 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
     value = value.strip()
     if value.isascii() and value.isdigit():
         # Bounded before conversion: a 5,000-digit header is still "a long time".
-        return float(value[:12])
+        digits = value.lstrip("0") or "0"
+        return float(digits) if len(digits) <= 12 else 1e12
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):

@@ -145,8 +145,11 @@ class Dispatcher:
             state["digest"].append(alert.model_dump(mode="json"))
             state["digest_since"] = state["digest_since"] or now
             await self.record({**note, "status": "digested"})
-        else:
-            await self._send(event, rule, [alert], state)
+        elif not await self._send(event, rule, [alert], state):
+            # Dead-lettered: a replay of that letter, once the receiver is fixed,
+            # must be sent, not suppressed as "already fired".
+            del state["fired"][article_id]
+            state["groups"].pop(group, None)
         self._state[rule.id] = state
 
     async def flush_digests(self) -> None:
@@ -168,6 +171,16 @@ class Dispatcher:
         alerts = [AlertMessage.model_validate(a) for a in state["digest"]]
         if rule is not None and rule.enabled:
             await self._send(None, rule, alerts, state)
+        else:
+            await self.record(
+                {
+                    "delivery_id": alerts[0].alert_id,
+                    "rule_id": rule_id,
+                    "article_ids": [a.article["id"] for a in alerts],
+                    "status": "skipped",
+                    "error": "rule deleted or disabled before its digest was sent",
+                }
+            )
         state["digest"], state["digest_since"] = [], None
         self._state[rule_id] = state
 
@@ -177,7 +190,10 @@ class Dispatcher:
         rule: AlertRule,
         alerts: list[AlertMessage],
         state: dict[str, Any],
-    ) -> None:
+    ) -> bool:
+        """Call each destination (or record it throttled); False if one failed for
+        good (the event, if any, is then dead-lettered with the reason)."""
+        delivered = True
         for destination in rule.destinations:
             url = str(destination.url)
             since = time.time() - state["last_sent"].get(url, 0.0)
@@ -204,9 +220,11 @@ class Dispatcher:
             if failure is None:
                 state["last_sent"][url] = time.time()
             else:
+                delivered = False
                 log.warning("delivery_failed", rule_id=rule.id, destination=url, reason=failure)
                 if event is not None:
                     await self._dead_letters.send(event, "deliver", f"webhook {url}: {failure}")
+        return delivered
 
     async def close(self) -> None:
         await self._client.aclose()
