@@ -49,11 +49,13 @@ def main() -> None:
         bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", linger_ms=0
     )
     api = f"http://127.0.0.1:{settings.web_port}/rules"
+    token = settings.api_token.get_secret_value() if settings.api_token else ""
+    auth = {"Authorization": f"Bearer {token}"}
     try:
         deadline = time.monotonic() + 120
         while True:
             try:
-                if httpx.get(api, timeout=2).status_code == 200:
+                if httpx.get(api, headers=auth, timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
@@ -67,7 +69,7 @@ def main() -> None:
             # the articles are copies of one text: they would be suppressed as such
             "suppress_duplicates": False,
         }
-        httpx.post(api, json=rule, timeout=10).raise_for_status()
+        httpx.post(api, json=rule, headers=auth, timeout=10).raise_for_status()
         body = _seed_body()
         articles = _articles(int(args.rate * args.seconds), body, settings.app_id)
         sent: dict[str, float] = {}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import statistics
 import subprocess
@@ -85,7 +86,13 @@ def bulk_against_single(docs: int) -> list[tuple[str, float]]:
 
 def start_worker() -> tuple[subprocess.Popen[bytes], Settings, str]:
     """A real worker on its own topics and indices; its settings and log file."""
-    env = {**private_environment("bench"), "VIGIE_LOG_LEVEL": "WARNING"}
+    env = {
+        **private_environment("bench"),
+        "VIGIE_LOG_LEVEL": "WARNING",
+        # The benchmark's webhook receiver runs on 127.0.0.1: opted in.
+        "VIGIE_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",
+        "VIGIE_API_TOKEN": secrets.token_urlsafe(24),
+    }
     log = tempfile.NamedTemporaryFile(prefix="vigie-bench-worker-", suffix=".log", delete=False)  # noqa: SIM115
     worker = subprocess.Popen(
         [str(Path(sys.executable).parent / "vigie"), "worker"],

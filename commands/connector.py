@@ -123,6 +123,9 @@ def ingest(
     feed_id: Annotated[str | None, typer.Option(help="Feed id (default: the location).")] = None,
     name: Annotated[str | None, typer.Option(help="Display name of the source.")] = None,
     language: Annotated[str | None, typer.Option(help="Language the source declares.")] = None,
+    allow_private: Annotated[
+        bool, typer.Option(help="May reach loopback and private addresses (an intranet feed).")
+    ] = False,
 ) -> None:
     """Read one feed once and produce all its entries to news.raw (a replay: seen or
     not), through the connector's outbox, so that none is lost if Kafka is down."""
@@ -139,7 +142,7 @@ def ingest(
     except ValueError as exc:
         raise failure(f"bad feed options: {exc}") from exc
     try:
-        parsed = parse_feed(read_feed(location), source)
+        parsed = parse_feed(read_feed(location, allow_private=allow_private), source)
     except FeedError as exc:
         log.error("feed_unreadable", feed=source.id, reason=str(exc))
         raise failure(f"cannot read feed: {exc}") from exc

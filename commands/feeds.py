@@ -27,6 +27,9 @@ def check(
     full_text: Annotated[
         bool, typer.Option(help="Also fetch each article's page for its main text.")
     ] = False,
+    allow_private: Annotated[
+        bool, typer.Option(help="May reach loopback and private addresses (an intranet feed).")
+    ] = False,
 ) -> None:
     """Fetch and parse one feed and print its normalised articles as JSON (no Kafka)."""
     settings = command_settings()
@@ -36,7 +39,9 @@ def check(
         else {}
     )
     try:
-        feed = listed.get(target) or FeedConfig.at(target, slug(target), full_text=full_text)
+        feed = listed.get(target) or FeedConfig.at(
+            target, slug(target), full_text=full_text, allow_private=allow_private
+        )
     except ValueError as exc:
         raise failure(f"not a feed URL, file or listed id: {target} ({exc})") from exc
     try:
@@ -51,11 +56,12 @@ async def _check(settings: Settings, feed: FeedConfig) -> dict[str, Any]:
 
     fetcher = Fetcher.from_settings(settings, concurrency=4)
     try:
-        fetched = await fetcher.fetch(feed.url)
+        fetched = await fetcher.fetch(feed.url, allow_private=feed.allow_private)
         parsed = parse_feed(document_of(fetched), feed)
         articles = parsed.articles
         if feed.full_text:
-            articles = await FullText(fetcher, settings.fulltext_concurrency).complete_all(articles)
+            full = FullText(fetcher, settings.fulltext_concurrency)
+            articles = await full.complete_all(articles, feed.allow_private)
     finally:
         await fetcher.close()
     return {

@@ -39,7 +39,12 @@ class FeedDocument:
     headers: dict[str, str] = field(default_factory=dict)  # HTTP only: charset, location
 
 
-def read_feed(location: str, timeout: float = 30.0, max_bytes: int = 10_000_000) -> FeedDocument:
+def read_feed(
+    location: str,
+    timeout: float = 30.0,
+    max_bytes: int = 10_000_000,
+    allow_private: bool = False,
+) -> FeedDocument:
     """The raw bytes of a feed, from a URL or a local file (one-shot; the connector
     service uses its own long-lived Fetcher)."""
     if not location.startswith(("http://", "https://", "file://")):
@@ -50,7 +55,7 @@ def read_feed(location: str, timeout: float = 30.0, max_bytes: int = 10_000_000)
             concurrency=1, per_host=1, host_interval=0, timeout=timeout, max_bytes=max_bytes
         )
         try:
-            return await fetcher.fetch(location)
+            return await fetcher.fetch(location, allow_private=allow_private)
         finally:
             await fetcher.close()
 

@@ -40,6 +40,8 @@ class FeedConfig(BaseModel):
     tags: tuple[str, ...] = ()
     full_text: bool = False  # fetch each article's page and extract its main text
     conditional_get: bool = True  # off for servers whose ETag/Last-Modified lie
+    # An intranet feed: may reach loopback and private addresses (SECURITY.md).
+    allow_private: bool = False
 
     @classmethod
     def at(cls, location: str, feed_id: str, **fields: Any) -> FeedConfig:

@@ -21,11 +21,11 @@ from urllib.request import url2pathname
 
 import httpx
 
-from vigie import __version__
+from vigie import __version__, outbound
 from vigie.retry import retry_after
 from vigie.settings import Settings
 
-ErrorKind = Literal["timeout", "connection", "http", "too_large", "file"]
+ErrorKind = Literal["timeout", "connection", "refused", "http", "too_large", "file"]
 
 
 class FetchError(Exception):
@@ -82,7 +82,7 @@ def body_hash(body: bytes) -> str:
 
 @dataclass
 class _Open:
-    client: httpx.AsyncClient
+    clients: dict[bool, httpx.AsyncClient]  # by allow_private
     slots: asyncio.Semaphore
     host_slots: defaultdict[str, asyncio.Semaphore]
 
@@ -123,24 +123,32 @@ class Fetcher:
         # the client's connections and the semaphores belong to one loop.
         if self._open is None:
             self._open = _Open(
-                client=httpx.AsyncClient(
-                    follow_redirects=True,
-                    max_redirects=5,
-                    timeout=httpx.Timeout(self._timeout, connect=min(self._timeout, 10.0)),
-                    headers=self._headers,
-                    limits=httpx.Limits(
-                        max_connections=self._concurrency,
-                        max_keepalive_connections=self._concurrency,
-                    ),
-                ),
+                clients={},
                 slots=asyncio.Semaphore(self._concurrency),
                 host_slots=defaultdict(lambda: asyncio.Semaphore(self._per_host)),
             )
         return self._open
 
+    def _client(self, allow_private: bool) -> httpx.AsyncClient:
+        clients = self._opened().clients
+        if allow_private not in clients:
+            clients[allow_private] = outbound.client(
+                outbound.Guard(allow_private=allow_private),
+                follow_redirects=True,
+                max_redirects=5,
+                timeout=httpx.Timeout(self._timeout, connect=min(self._timeout, 10.0)),
+                headers=self._headers,
+                limits=httpx.Limits(
+                    max_connections=self._concurrency,
+                    max_keepalive_connections=self._concurrency,
+                ),
+            )
+        return clients[allow_private]
+
     async def close(self) -> None:
         if self._open is not None:
-            await self._open.client.aclose()
+            for client in self._open.clients.values():
+                await client.aclose()
             self._open = None
 
     async def _host_turn(self, host: str) -> None:
@@ -153,10 +161,15 @@ class Fetcher:
             await asyncio.sleep(turn - now)
 
     async def fetch(
-        self, url: str, last: Validators | None = None, conditional: bool = True
+        self,
+        url: str,
+        last: Validators | None = None,
+        conditional: bool = True,
+        allow_private: bool = False,
     ) -> Fetched:
         """GET a feed. With `last`, asks for it only if it changed (unless the feed opted
-        out of conditional GET) and compares body hashes; raises FetchError."""
+        out of conditional GET) and compares body hashes; raises FetchError. Only
+        public addresses, unless the feed is marked `allow_private` (vigie/outbound.py)."""
         if url.startswith("file://"):
             return self._read_file(url, last)
         last = last or Validators()
@@ -165,7 +178,7 @@ class Fetcher:
             headers["If-None-Match"] = last.etag
         if conditional and last.last_modified:
             headers["If-Modified-Since"] = last.last_modified
-        final_url, status, body, response_headers = await self._get(url, headers)
+        final_url, status, body, response_headers = await self._get(url, headers, allow_private)
         if status == 304:
             return Fetched(
                 final_url, 304, headers=response_headers, validators=last, unchanged=True
@@ -185,52 +198,55 @@ class Fetcher:
             unchanged=digest == last.body_hash,
         )
 
-    async def page(self, url: str) -> tuple[str, bytes, dict[str, str]]:
+    async def page(
+        self, url: str, allow_private: bool = False
+    ) -> tuple[str, bytes, dict[str, str]]:
         """GET an article page (for full text): final URL, body, headers."""
-        final_url, _, body, headers = await self._get(url, {})
+        final_url, _, body, headers = await self._get(url, {}, allow_private)
         return final_url, body, headers
 
     async def _get(
-        self, url: str, headers: dict[str, str]
+        self, url: str, headers: dict[str, str], allow_private: bool
     ) -> tuple[str, int, bytes, dict[str, str]]:
         host = urlsplit(url).netloc.lower()
         opened = self._opened()
+        client = self._client(allow_private)
         async with opened.slots, opened.host_slots[host]:
             await self._host_turn(host)
             try:
-                async with opened.client.stream("GET", url, headers=headers) as response:
-                    response_headers = {k.lower(): v for k, v in response.headers.items()}
-                    if response.status_code == 304:
-                        return str(response.url), 304, b"", response_headers
-                    if response.status_code >= 400:
-                        raise FetchError(
-                            "http",
-                            f"{url}: HTTP {response.status_code}",
-                            status=response.status_code,
-                            retry_after=retry_after(response_headers.get("retry-after")),
-                        )
-                    declared = response_headers.get("content-length", "")
-                    if declared.isdigit() and int(declared) > self.max_bytes:
-                        raise self._too_large(url)
-                    chunks: list[bytes] = []
-                    size = 0
-                    async for chunk in response.aiter_bytes():
-                        size += len(chunk)
-                        if size > self.max_bytes:
-                            raise self._too_large(url)
-                        chunks.append(chunk)
-                    return (
-                        str(response.url),
-                        response.status_code,
-                        b"".join(chunks),
-                        response_headers,
-                    )
+                # One deadline for the whole call: a server that drips a byte a
+                # second never times out a single read.
+                async with asyncio.timeout(self._timeout):
+                    return await self._read(client, url, headers)
+            except TimeoutError as exc:
+                raise FetchError("timeout", f"{url}: no answer in {self._timeout:g}s") from exc
             except httpx.TimeoutException as exc:
                 raise FetchError("timeout", f"{url}: timed out ({type(exc).__name__})") from exc
             except httpx.TooManyRedirects as exc:
                 raise FetchError("http", f"{url}: too many redirects") from exc
-            except (httpx.TransportError, httpx.InvalidURL) as exc:
-                raise FetchError("connection", f"{url}: {exc or type(exc).__name__}") from exc
+            except outbound.TooLarge as exc:
+                raise self._too_large(url) from exc
+            except (httpx.TransportError, httpx.InvalidURL, ValueError) as exc:
+                reason = str(exc) or type(exc).__name__
+                kind: ErrorKind = "refused" if reason.startswith("refused:") else "connection"
+                raise FetchError(kind, f"{url}: {reason}") from exc
+
+    async def _read(
+        self, client: httpx.AsyncClient, url: str, headers: dict[str, str]
+    ) -> tuple[str, int, bytes, dict[str, str]]:
+        async with client.stream("GET", url, headers=headers) as response:
+            response_headers = {k.lower(): v for k, v in response.headers.items()}
+            if response.status_code == 304:
+                return str(response.url), 304, b"", response_headers
+            if response.status_code >= 400:
+                raise FetchError(
+                    "http",
+                    f"{url}: HTTP {response.status_code}",
+                    status=response.status_code,
+                    retry_after=retry_after(response_headers.get("retry-after")),
+                )
+            body = await outbound.read_bounded(response, self.max_bytes)
+            return str(response.url), response.status_code, body, response_headers
 
     def _too_large(self, url: str) -> FetchError:
         return FetchError("too_large", f"{url}: larger than {self.max_bytes} bytes")

@@ -26,12 +26,12 @@ class FullText:
         self._fetcher = fetcher
         self._slots = asyncio.Semaphore(concurrency)
 
-    async def complete(self, article: Article) -> Article:
+    async def complete(self, article: Article, allow_private: bool = False) -> Article:
         """The article with its page's main text as body; unchanged, with a note
         saying why, when the page cannot be fetched or has no main text."""
         async with self._slots:
             try:
-                final_url, body, headers = await self._fetcher.page(article.url)
+                final_url, body, headers = await self._fetcher.page(article.url, allow_private)
             except FetchError as exc:
                 return _noted(article, f"full text not fetched: {exc}")
             text = await asyncio.to_thread(_extract, body, final_url, headers)
@@ -39,11 +39,15 @@ class FullText:
             return _noted(article, "full text: no main text found on the page")
         return article.model_copy(update={"body": text})
 
-    async def complete_all(self, articles: Sequence[Article]) -> list[Article]:
+    async def complete_all(
+        self, articles: Sequence[Article], allow_private: bool = False
+    ) -> list[Article]:
         """Each article whose body is short, completed (in order; see `complete`)."""
 
         async def one(article: Article) -> Article:
-            return await self.complete(article) if needs_full_text(article) else article
+            if not needs_full_text(article):
+                return article
+            return await self.complete(article, allow_private)
 
         return list(await asyncio.gather(*(one(a) for a in articles)))
 

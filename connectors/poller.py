@@ -76,7 +76,9 @@ class Poller:
     async def _poll(self, feed: FeedConfig, known: FeedState) -> Outcome:
         started = time.perf_counter()
         try:
-            fetched = await self._fetcher.fetch(feed.url, known.validators, feed.conditional_get)
+            fetched = await self._fetcher.fetch(
+                feed.url, known.validators, feed.conditional_get, feed.allow_private
+            )
         except FetchError as exc:
             return self._failed(feed, known, exc.kind, str(exc), exc.retry_after)
         finally:
@@ -107,7 +109,7 @@ class Poller:
         fresh = [*novelty.new, *novelty.updated]
         fingerprints = [fingerprint(a) for a in fresh]
         if feed.full_text:
-            completed = await self._full_text.complete_all(fresh)
+            completed = await self._full_text.complete_all(fresh, feed.allow_private)
             ERRORS.labels("fulltext").inc(
                 sum(a.body == b.body for a, b in zip(fresh, completed, strict=True))
             )

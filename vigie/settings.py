@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -54,6 +55,9 @@ class Settings(BaseSettings):
     delivery_max_attempts: int = Field(default=6, ge=1)
     delivery_backoff_seconds: float = Field(default=1.0, gt=0)
     delivery_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Webhook receivers on loopback or private addresses must be listed here
+    # ("10.0.0.0/8, 192.168.1.20"): by default only public addresses are called.
+    webhook_allow_networks: str = ""
     # Alerts delivered at once per worker (a rule's own alerts go one at a time).
     delivery_concurrency: int = Field(default=8, ge=1)
     rollover_max_age: str = "30d"
@@ -98,10 +102,24 @@ class Settings(BaseSettings):
     kibana_api_key: SecretStr | None = None
 
     app_id: str = "vigie"
+    # The worker's web server: health and metrics are open; the rules API needs
+    # `Authorization: Bearer <api_token>` (no token: the API is off) and a Host
+    # header among api_hosts (names this server is reached by; DNS rebinding).
+    api_token: SecretStr | None = None
+    api_hosts: str = "127.0.0.1,localhost,::1"
+    max_rules: int = Field(default=1000, ge=1)
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=6066, ge=1, le=65535)
     log_level: str = "INFO"
     config_dir: Path = REPO_ROOT / "config"
+
+    @field_validator("webhook_allow_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for item in value.split(","):
+            if item.strip():
+                ipaddress.ip_network(item.strip(), strict=False)  # ValueError names it
+        return value
 
     @classmethod
     def settings_customise_sources(

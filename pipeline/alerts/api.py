@@ -45,8 +45,14 @@ async def _body_of(request: web.Request) -> Any:
         return None
 
 
-def routes(store: RuleStore, engine: SearchEngine, articles: str) -> list[web.RouteDef]:
-    """The API over the rules `store`; `/test` searches the `articles` alias."""
+def routes(
+    store: RuleStore, engine: SearchEngine, articles: str, max_rules: int
+) -> list[web.RouteDef]:
+    """The API over the rules `store` (at most `max_rules`); `/test` searches the
+    `articles` alias. Serve it behind `vigie.web.admin`."""
+
+    def full() -> bool:
+        return store.count() >= max_rules
 
     async def list_rules(request: web.Request) -> web.Response:
         try:
@@ -63,6 +69,8 @@ def routes(store: RuleStore, engine: SearchEngine, articles: str) -> list[web.Ro
         try:
             if await asyncio.to_thread(store.get, rule.id):
                 return _errors(409, "id", "a rule with this id exists")
+            if await asyncio.to_thread(full):
+                return _errors(400, "rules", f"at most {max_rules} rules (VIGIE_MAX_RULES)")
             await asyncio.to_thread(store.put, rule)
         except SearchEngineError as exc:
             return _unavailable(exc)
@@ -86,7 +94,13 @@ def routes(store: RuleStore, engine: SearchEngine, articles: str) -> list[web.Ro
         if isinstance(data, dict):
             data = {**data, "id": data.get("id", rule_id)}
         try:
-            rule = parse_rule(data)
+            stored = await asyncio.to_thread(store.get, rule_id)
+            if stored is None and await asyncio.to_thread(full):
+                return _errors(400, "rules", f"at most {max_rules} rules (VIGIE_MAX_RULES)")
+        except SearchEngineError as exc:
+            return _unavailable(exc)
+        try:
+            rule = parse_rule(stored.unmasked(data) if stored else data)
         except RuleError as exc:
             return _invalid(exc)
         if rule.id != rule_id:
@@ -114,7 +128,9 @@ def routes(store: RuleStore, engine: SearchEngine, articles: str) -> list[web.Ro
         try:
             days = float(request.query.get("days", "7"))
         except ValueError:
-            return _errors(400, "days", "not a number")
+            days = -1.0
+        if not 0 < days <= 365:  # also false for nan
+            return _errors(400, "days", "a number of days, more than 0 and at most 365")
         since = datetime.now(UTC) - timedelta(days=days)
         query = dataclasses.replace(rule.query.article_query(), since=since)
         try:

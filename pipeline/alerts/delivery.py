@@ -24,9 +24,11 @@ from pydantic import BaseModel, ConfigDict
 
 from pipeline.alerts.rules import AlertRule, Destination
 from vigie.article import Article
+from vigie.outbound import masked
 from vigie.retry import Backoff, retry_after
 
 RETRY_STATUSES = frozenset({408, 429})
+RESPONSE_BYTES = 64 * 1024
 
 
 class AlertMessage(BaseModel):
@@ -70,10 +72,12 @@ def article_summary(article: Article) -> dict[str, Any]:
 def payload(rule: AlertRule, destination: Destination, alerts: Sequence[AlertMessage]) -> bytes:
     articles = [a.article for a in alerts]
     if destination.format == "slack":
-        lines = [f"*Vigie — {rule.name or rule.id}*: {len(articles)} article(s)"]
+        # Slack reads <...> as links and mentions: a feed's title must not make one.
+        lines = [f"*Vigie — {_slack(rule.name or rule.id)}*: {len(articles)} article(s)"]
         for a in articles:
-            tags = ", ".join(t["label"] for t in a["tags"][:6])
-            lines.append(f"• <{a['url']}|{a['title'] or a['url']}> ({a['language']}) {tags}")
+            tags = _slack(", ".join(t["label"] for t in a["tags"][:6]))
+            url, title = _slack(a["url"] or ""), _slack(a["title"] or a["url"] or "")
+            lines.append(f"• <{url}|{title}> ({a['language']}) {tags}")
         body: dict[str, Any] = {"text": "\n".join(lines)}
     else:
         body = {
@@ -91,9 +95,15 @@ def payload(rule: AlertRule, destination: Destination, alerts: Sequence[AlertMes
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
+def _slack(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def signature(secret: str, timestamp: str, key: str, body: bytes) -> str:
+    """HMAC-SHA256 of `<timestamp>.<idempotency key>.<body>`: a receiver that trusts
+    the key to drop repeats must know it came from Vigie too."""
+    signed = f"{timestamp}.{key}.".encode() + body
+    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
 Record = Callable[[dict[str, Any]], Awaitable[None]]
@@ -107,9 +117,12 @@ async def deliver(
     record: Record,
     max_attempts: int,
     backoff: Backoff,
+    timeout: float,
 ) -> str | None:
     """POST the alerts to one destination, retrying what may pass later. None when
-    delivered, else why it failed for good. Every attempt goes to `record`."""
+    delivered, else why it failed for good. Every attempt goes to `record`, with
+    the destination masked (a webhook URL is a credential). `client` must be
+    guarded (vigie/outbound.py); `timeout` bounds each whole attempt."""
     body = payload(rule, destination, alerts)
     key = (
         alerts[0].alert_id
@@ -119,7 +132,7 @@ async def deliver(
     base = {
         "delivery_id": key,
         "rule_id": rule.id,
-        "destination": str(destination.url),
+        "destination": masked(str(destination.url)),
         "article_ids": [a.article["id"] for a in alerts],
     }
     for attempt in range(1, max_attempts + 1):
@@ -132,20 +145,24 @@ async def deliver(
         }
         if destination.secret:
             headers["X-Vigie-Signature"] = signature(
-                destination.secret.get_secret_value(), timestamp, body
+                destination.secret.get_secret_value(), timestamp, key, body
             )
         started = time.monotonic()
         wait: float | None = None
         try:
-            response = await client.post(str(destination.url), content=body, headers=headers)
-            status: int | None = response.status_code
-            error = None if response.is_success else f"HTTP {status}"
-            retryable = status in RETRY_STATUSES or (status or 0) >= 500
-            wait = retry_after(response.headers.get("Retry-After"))
+            async with asyncio.timeout(timeout):
+                status, wait = await _post(client, str(destination.url), body, headers)
+            error = None if 200 <= status < 300 else f"HTTP {status}"
+            retryable = status in RETRY_STATUSES or status >= 500
+        except TimeoutError:
+            status, error, retryable = None, f"timeout: no answer in {timeout:g}s", True
         except httpx.TimeoutException as exc:
             status, error, retryable = None, f"timeout: {exc.__class__.__name__}", True
         except httpx.TransportError as exc:
-            status, error, retryable = None, f"connection: {exc}", True
+            # The guard's refusal will not pass later; the rest may.
+            reason = str(exc) or type(exc).__name__
+            status, error = None, f"connection: {reason}"
+            retryable = not reason.startswith("refused:")
         latency = round((time.monotonic() - started) * 1000, 1)
         outcome = (
             "delivered"
@@ -172,3 +189,17 @@ async def deliver(
             return f"{error} after {attempt} attempts"
         await asyncio.sleep(backoff.delay(attempt, wait))
     return "no attempt made"
+
+
+async def _post(
+    client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str]
+) -> tuple[int, float | None]:
+    """The receiver's status and Retry-After. At most RESPONSE_BYTES of its body are
+    read (for the connection's sake): a receiver cannot make Vigie hold gigabytes."""
+    async with client.stream("POST", url, content=body, headers=headers) as response:
+        read = 0
+        async for chunk in response.aiter_raw():
+            read += len(chunk)
+            if read >= RESPONSE_BYTES:
+                break
+        return response.status_code, retry_after(response.headers.get("Retry-After"))

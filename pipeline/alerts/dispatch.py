@@ -13,19 +13,19 @@ import asyncio
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 from pydantic import ValidationError
 
 from pipeline.alerts.delivery import AlertMessage, deliver
 from pipeline.alerts.rules import AlertRule
 from pipeline.alerts.store import RuleStore
 from pipeline.search.engine import SearchEngine, SearchEngineError
-from vigie import logs
+from vigie import logs, outbound
 from vigie.deadletter import DeadLetters, Event, invalid
+from vigie.outbound import masked
 from vigie.retry import Backoff
 from vigie.settings import Settings
 
@@ -41,8 +41,10 @@ class DeliveryPolicy:
     between them (a receiver's Retry-After is honoured up to the backoff's cap)."""
 
     max_attempts: int
-    timeout: float
+    timeout: float  # for each whole attempt
     backoff: Backoff
+    # Receivers on private addresses must be allow-listed (vigie/outbound.py).
+    guard: outbound.Guard = field(default_factory=outbound.Guard)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DeliveryPolicy:
@@ -52,6 +54,7 @@ class DeliveryPolicy:
             backoff=Backoff(
                 start=settings.delivery_backoff_seconds, cap=60.0, max_retry_after=300.0
             ),
+            guard=outbound.Guard(allow=outbound.networks(settings.webhook_allow_networks)),
         )
 
 
@@ -74,7 +77,7 @@ class Dispatcher:
         self._policy = policy
         self._state = state
         self._dead_letters = dead_letters
-        self._client = httpx.AsyncClient(timeout=policy.timeout)
+        self._client = outbound.client(policy.guard, timeout=policy.timeout)
         # Alerts are handled concurrently (a slow receiver must not hold up the other
         # rules), and the digest timer runs beside them: one rule's state is read,
         # changed and saved under its lock, or an update would be lost.
@@ -202,7 +205,7 @@ class Dispatcher:
                     {
                         "delivery_id": alerts[0].alert_id,
                         "rule_id": rule.id,
-                        "destination": url,
+                        "destination": masked(url),
                         "article_ids": [a.article["id"] for a in alerts],
                         "status": "throttled",
                     }
@@ -216,14 +219,16 @@ class Dispatcher:
                 self.record,
                 max_attempts=self._policy.max_attempts,
                 backoff=self._policy.backoff,
+                timeout=self._policy.timeout,
             )
             if failure is None:
                 state["last_sent"][url] = time.time()
             else:
                 delivered = False
-                log.warning("delivery_failed", rule_id=rule.id, destination=url, reason=failure)
+                shown = masked(url)
+                log.warning("delivery_failed", rule_id=rule.id, destination=shown, reason=failure)
                 if event is not None:
-                    await self._dead_letters.send(event, "deliver", f"webhook {url}: {failure}")
+                    await self._dead_letters.send(event, "deliver", f"webhook {shown}: {failure}")
         return delivered
 
     async def close(self) -> None:

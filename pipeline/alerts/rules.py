@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -17,12 +17,15 @@ from pydantic import (
     Field,
     HttpUrl,
     SecretStr,
+    StringConstraints,
     ValidationError,
     field_validator,
 )
 
 from pipeline.search.query import ArticleQuery
+from vigie.outbound import masked
 
+MASK = "********"
 _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -39,14 +42,19 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# Bounds on what a rule author may ask of the engine at every article.
+_Term = Annotated[str, StringConstraints(max_length=200)]
+_Terms = Field(default=(), max_length=50)
+
+
 class RuleQuery(_Strict):
-    text: str | None = None
-    all_tags: tuple[str, ...] = ()
-    any_tags: tuple[str, ...] = ()
-    entities: tuple[str, ...] = ()
-    languages: tuple[str, ...] = ()
-    sources: tuple[str, ...] = ()
-    keywords: tuple[str, ...] = ()  # any of these words or phrases
+    text: str | None = Field(default=None, max_length=1000)
+    all_tags: tuple[_Term, ...] = _Terms
+    any_tags: tuple[_Term, ...] = _Terms
+    entities: tuple[_Term, ...] = _Terms
+    languages: tuple[_Term, ...] = _Terms
+    sources: tuple[_Term, ...] = _Terms
+    keywords: tuple[_Term, ...] = Field(default=(), max_length=100)  # any of these
 
     def article_query(self) -> ArticleQuery:
         text = self.text
@@ -84,15 +92,15 @@ class Destination(_Strict):
 
 class AlertRule(_Strict):
     id: str
-    name: str = ""
+    name: str = Field(default="", max_length=200)
     enabled: bool = True
     query: RuleQuery
-    destinations: tuple[Destination, ...] = Field(min_length=1)
+    destinations: tuple[Destination, ...] = Field(min_length=1, max_length=10)
     # At most one call per destination in this window; matches in between are
     # recorded as throttled (0: no throttle).
-    throttle_seconds: float = Field(default=0.0, ge=0)
+    throttle_seconds: float = Field(default=0.0, ge=0, le=30 * 86400)
     # Collect the matches of this window into one call (0: one call per match).
-    digest_seconds: float = Field(default=0.0, ge=0)
+    digest_seconds: float = Field(default=0.0, ge=0, le=86400)
     # Do not fire again for a near-duplicate of an article the rule fired on.
     suppress_duplicates: bool = True
 
@@ -113,12 +121,31 @@ class AlertRule(_Strict):
         return value
 
     def public(self) -> dict[str, Any]:
-        """The rule as the API shows it: secrets masked."""
+        """The rule as the API shows it: secrets and webhook URLs masked (a Slack
+        URL is a credential). Sent back as they are, they keep what is stored
+        (`unmasked`)."""
         data = self.model_dump(mode="json")
         for destination in data["destinations"]:
+            destination["url"] = masked(destination["url"])
             if destination.get("secret"):
-                destination["secret"] = "********"  # noqa: S105 (a mask, not a password)
+                destination["secret"] = MASK
         return data
+
+    def unmasked(self, data: Any) -> Any:
+        """`data` (a rule as a client sent it) with masked values put back from this
+        stored rule, destination by destination: GET, edit, PUT keeps the secret."""
+        if not isinstance(data, dict) or not isinstance(data.get("destinations"), list):
+            return data
+        destinations = []
+        for sent, mine in zip(data["destinations"], self.destinations, strict=False):
+            if isinstance(sent, dict):
+                sent = dict(sent)
+                if sent.get("secret") == MASK and mine.secret is not None:
+                    sent["secret"] = mine.secret.get_secret_value()
+                if sent.get("url") == masked(str(mine.url)):
+                    sent["url"] = str(mine.url)
+            destinations.append(sent)
+        return {**data, "destinations": destinations + data["destinations"][len(destinations) :]}
 
     def stored(self) -> dict[str, Any]:
         """The rule as stored (secrets in clear: the rules index is Vigie's own)."""

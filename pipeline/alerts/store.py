@@ -55,6 +55,9 @@ class RuleStore:
     def delete(self, rule_id: str) -> bool:
         return self._engine.delete_document(self._index, rule_id, wait=True)
 
+    def count(self) -> int:
+        return self._engine.search(self._index, {"size": 0, "query": {"match_all": {}}}).total
+
     def all(self) -> list[AlertRule]:
         result = self._engine.search(
             self._index, {"query": {"match_all": {}}, "size": 10_000, "sort": ["rule_id"]}

@@ -179,7 +179,11 @@ def create_app(
             settings.web_host,
             settings.web_port,
             lambda: {"status": "ok", "app": settings.app_id},
-            rules_api(rules, engine, settings.index_articles),
+            web.admin(
+                rules_api(rules, engine, settings.index_articles, settings.max_rules),
+                settings.api_token.get_secret_value() if settings.api_token else None,
+                settings.api_hosts.split(","),
+            ),
         )
         try:
             await asyncio.Event().wait()  # until the worker cancels its tasks

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -65,7 +66,13 @@ class Stack:
 
     @classmethod
     def create(cls, logs: Path) -> Stack:
-        env = {**private_environment("test"), "VIGIE_TOPIC_PARTITIONS": "2"}
+        env = {
+            **private_environment("test"),
+            "VIGIE_TOPIC_PARTITIONS": "2",
+            # Webhook receivers in these tests run on 127.0.0.1: opted in.
+            "VIGIE_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",
+            "VIGIE_API_TOKEN": secrets.token_urlsafe(24),
+        }
         return cls(settings=settings_for(env), env=env, logs=logs)
 
     def run(

@@ -12,6 +12,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
@@ -41,7 +42,9 @@ class Receiver(BaseHTTPRequestHandler):
         expected = (
             "sha256="
             + hmac.new(
-                SECRET.encode(), timestamp.encode() + b"." + body, hashlib.sha256
+                SECRET.encode(),
+                f"{timestamp}.{self.headers.get('Idempotency-Key', '')}.".encode() + body,
+                hashlib.sha256,
             ).hexdigest()
         )
         arrived = time.monotonic()
@@ -107,8 +110,9 @@ def _create(stack: Stack, rule: dict[str, Any]) -> None:
 
 
 def _api(stack: Stack, method: str, path: str, **kw: Any) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {stack.env['VIGIE_API_TOKEN']}"}
     try:
-        return httpx.request(method, stack.url(path), timeout=10, **kw)
+        return httpx.request(method, stack.url(path), timeout=10, headers=headers, **kw)
     except httpx.HTTPError:
         return httpx.Response(599)
 
@@ -182,12 +186,29 @@ def test_a_rule_created_through_the_api_fires_a_signed_webhook(
     assert alert["article"]["language"] == "fr"
     assert {"Corée du Nord", "Russie"} <= {t["label"] for t in alert["article"]["tags"]}
 
+    # The sample was published in 2025; the test endpoint looks a year back at most.
+    too_far = _api(alerting, "post", "/rules/coree-russie/test", params={"days": "100000"})
+    assert too_far.status_code == 400
+    assert too_far.json()["errors"][0]["field"] == "days"
+    recent = datetime.now(UTC) - timedelta(days=2)
+    alerting.produce(
+        alerting.settings.topic_raw,
+        [
+            raw_message(
+                "https://x.example/pyongyang-moscou",
+                "Pyongyang et Moscou signent un accord",
+                "La Corée du Nord et la Russie ont signé un accord de défense.",
+                published_at=recent,
+            )
+        ],
+    )
+
     def tested() -> dict[str, Any] | None:
-        answer = _api(alerting, "post", "/rules/coree-russie/test", params={"days": "100000"})
+        answer = _api(alerting, "post", "/rules/coree-russie/test", params={"days": "7"})
         return answer.json() if answer.json().get("matches") else None
 
     found = wait_for("the rule's test to see the indexed article", tested)
-    assert found["latest"][0]["title"].startswith("Donald Trump veut")
+    assert [hit["title"] for hit in found["latest"]] == ["Pyongyang et Moscou signent un accord"]
 
 
 def test_a_receiver_failing_twice_gets_one_delivery_in_three_attempts(

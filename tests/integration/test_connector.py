@@ -26,11 +26,13 @@ def served() -> Iterator[Served]:
 
 def _connector_env(stack: Stack, served: Served, tmp_path: Path) -> None:
     feeds = tmp_path / "feeds.yaml"
+    # The feed server is on 127.0.0.1: each feed opts in.
+    local = "    allow_private: true\n"
     feeds.write_text(
         "feeds:\n"
-        f"  - id: quotidien\n    url: {served('/feeds/rss2.xml')}\n    language: fr\n"
-        f"  - id: wire\n    url: {served('/plain/atom.xml')}\n"
-        f"  - id: broken\n    url: {served('/status/500')}\n"
+        f"  - id: quotidien\n    url: {served('/feeds/rss2.xml')}\n    language: fr\n{local}"
+        f"  - id: wire\n    url: {served('/plain/atom.xml')}\n{local}"
+        f"  - id: broken\n    url: {served('/status/500')}\n{local}"
     )
     stack.env.update(
         {

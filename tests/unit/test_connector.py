@@ -66,7 +66,9 @@ def _outbox(connector: Connector) -> list[dict[str, Any]]:
 
 
 def test_new_then_304_then_one_update(tmp_path: Path, served: Served) -> None:
-    feed = FeedConfig(id="quotidien", url=served("/feeds/rss2.xml"), tags=("presse",))
+    feed = FeedConfig(
+        id="quotidien", allow_private=True, url=served("/feeds/rss2.xml"), tags=("presse",)
+    )
     connector = _connector(tmp_path, [feed])
     first = _poll(connector, feed)
     assert (first.result, first.new, first.updated) == ("new", 2, 0)
@@ -92,7 +94,7 @@ def test_new_then_304_then_one_update(tmp_path: Path, served: Served) -> None:
 
 
 def test_state_survives_a_restart(tmp_path: Path, served: Served) -> None:
-    feed = FeedConfig(id="wire", url=served("/plain/atom.xml"))
+    feed = FeedConfig(id="wire", allow_private=True, url=served("/plain/atom.xml"))
     first = _connector(tmp_path, [feed])
     assert _poll(first, feed).new == 2
     first.state.close()
@@ -114,7 +116,7 @@ def test_state_survives_a_restart(tmp_path: Path, served: Served) -> None:
 def test_429_backs_off_at_least_retry_after_and_marks_unhealthy(
     tmp_path: Path, served: Served
 ) -> None:
-    feed = FeedConfig(id="busy", url=served("/status/429"))
+    feed = FeedConfig(id="busy", allow_private=True, url=served("/status/429"))
     connector = _connector(tmp_path, [feed])
     before = time.time()
     outcome = _poll(connector, feed)
@@ -132,10 +134,10 @@ def test_429_backs_off_at_least_retry_after_and_marks_unhealthy(
 
 def test_failing_feeds_do_not_stop_the_others(tmp_path: Path, served: Served) -> None:
     feeds = [
-        FeedConfig(id="down", url=served("/status/500")),
-        FeedConfig(id="slow", url=served("/slow/rdf.xml")),
-        FeedConfig(id="huge", url=served("/huge/x")),
-        FeedConfig(id="good", url=served("/feeds/rdf.xml")),
+        FeedConfig(id="down", allow_private=True, url=served("/status/500")),
+        FeedConfig(id="slow", allow_private=True, url=served("/slow/rdf.xml")),
+        FeedConfig(id="huge", allow_private=True, url=served("/huge/x")),
+        FeedConfig(id="good", allow_private=True, url=served("/feeds/rdf.xml")),
     ]
     connector = _connector(tmp_path, feeds)
     outcomes = {o.feed_id: o for o in asyncio.run(connector.run_once())}
@@ -152,7 +154,10 @@ def test_failing_feeds_do_not_stop_the_others(tmp_path: Path, served: Served) ->
 
 def test_one_host_is_not_hammered(tmp_path: Path, served: Served) -> None:
     names = ["rss2.xml", "atom.xml", "rdf.xml", "latin1.xml"]
-    feeds = [FeedConfig(id=f"f{n}", url=served(f"/plain/{name}")) for n, name in enumerate(names)]
+    feeds = [
+        FeedConfig(id=f"f{n}", allow_private=True, url=served(f"/plain/{name}"))
+        for n, name in enumerate(names)
+    ]
     connector = _connector(tmp_path, feeds, fetch_host_interval_seconds=0.3)
     asyncio.run(connector.run_once())
     starts = sorted(served.requests[f"/plain/{name}"][-1]["at"] for name in names)
@@ -170,7 +175,9 @@ def test_full_text_replaces_a_summary_with_the_page_text(tmp_path: Path, served:
         "<description>Page perdue.</description></item></channel></rss>"
     )
     served.bodies["summaries.xml"] = feed_xml.encode()
-    feed = FeedConfig(id="resumes", url=served("/feeds/summaries.xml"), full_text=True)
+    feed = FeedConfig(
+        id="resumes", allow_private=True, url=served("/feeds/summaries.xml"), full_text=True
+    )
     connector = _connector(tmp_path, [feed])
     assert _poll(connector, feed).new == 2
     complete, missing = _outbox(connector)
@@ -256,7 +263,7 @@ def test_interval_adapts_within_bounds() -> None:
 
 
 def test_the_servers_max_age_is_a_floor_for_the_interval(tmp_path: Path, served: Served) -> None:
-    feed = FeedConfig(id="cached", url=served("/cached/atom.xml"), interval=300)
+    feed = FeedConfig(id="cached", allow_private=True, url=served("/cached/atom.xml"), interval=300)
     connector = _connector(tmp_path, [feed])
     _poll(connector, feed)
     assert connector.state.feed("cached").interval == 7200
@@ -309,7 +316,7 @@ def test_the_feed_list_is_reloaded_keeping_known_schedules(tmp_path: Path) -> No
 def test_entries_gone_from_their_feed_are_forgotten_but_not_those_behind_304s(
     tmp_path: Path, served: Served
 ) -> None:
-    feed = FeedConfig(id="quotidien", url=served("/feeds/rss2.xml"))
+    feed = FeedConfig(id="quotidien", allow_private=True, url=served("/feeds/rss2.xml"))
     connector = _connector(tmp_path, [feed])
     _poll(connector, feed)
     assert _poll(connector, feed).result == "not_modified"

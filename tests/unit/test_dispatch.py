@@ -23,12 +23,16 @@ from pipeline.alerts.store import RuleStore
 from pipeline.search.engine import EngineUnavailable
 from tests.conftest import make_article
 from tests.unit.fakes import FakeEngine, FakeEvent, ListDeadLetters, stream
+from vigie.outbound import Guard, networks
 from vigie.retry import Backoff
 
 SECRET = "s3cret-for-tests"
 RULES, DELIVERIES = "rules-test", "deliveries-test"
 POLICY = DeliveryPolicy(
-    max_attempts=3, timeout=5.0, backoff=Backoff(start=0.001, cap=0.002, max_retry_after=0.01)
+    max_attempts=3,
+    timeout=5.0,
+    backoff=Backoff(start=0.001, cap=0.002, max_retry_after=0.01),
+    guard=Guard(allow=networks("127.0.0.0/8")),  # the receiver is local: opted in
 )
 
 
@@ -47,7 +51,9 @@ class Receiver:
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         timestamp = request.headers.get("X-Vigie-Timestamp", "")
-        expected = hmac.new(SECRET.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+        key = request.headers.get("Idempotency-Key", "")
+        signed = f"{timestamp}.{key}.".encode() + body
+        expected = hmac.new(SECRET.encode(), signed, hashlib.sha256)
         self.calls.append(
             {
                 "path": request.path,
@@ -214,7 +220,8 @@ def test_the_throttle_allows_one_call_per_window_and_records_the_others() -> Non
         assert call["key"] == alerts[0].alert_id
         assert h.statuses() == ["delivered", "throttled", "throttled"]
         throttled = h.records()[1]
-        assert throttled["destination"] == h.receiver.url + "/ok"
+        # The path of a webhook URL is a credential (Slack's are): masked.
+        assert throttled["destination"] == h.receiver.url + "/…"
         assert throttled["article_ids"] == [alerts[1].article["id"]]
 
     _dispatch(scenario)
@@ -317,7 +324,7 @@ def test_a_delivery_that_fails_for_good_is_dead_lettered() -> None:
         assert len(h.receiver.to("/gone")) == 1  # a 404 is not retried
         ((dead, stage, reason),) = h.dead_letters.sent
         assert (dead, stage) == (event, "deliver")
-        assert reason == f"webhook {h.receiver.url}/gone: HTTP 404, not retried"
+        assert reason == f"webhook {h.receiver.url}/…: HTTP 404, not retried"
         assert h.statuses() == ["failed"]
         assert event.acks == 1
 
@@ -338,7 +345,7 @@ def test_a_busy_receiver_is_tried_again_then_dead_lettered_after_the_last_attemp
             ("busy", "retry")
         ] * 2 + [("busy", "failed")]
         assert [reason for _, _, reason in h.dead_letters.sent] == [
-            f"webhook {h.receiver.url}/busy: HTTP 500 after 3 attempts"
+            f"webhook {h.receiver.url}/…: HTTP 500 after 3 attempts"
         ]
 
     _dispatch(scenario)

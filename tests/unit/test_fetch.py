@@ -22,13 +22,18 @@ def served() -> Iterator[Served]:
         yield s
 
 
-def _fetch(url: str, last: Validators | None = None, conditional: bool = True) -> Fetched:
+def _fetch(
+    url: str,
+    last: Validators | None = None,
+    conditional: bool = True,
+    allow_private: bool = True,  # the test server is on 127.0.0.1
+) -> Fetched:
     async def go() -> Fetched:
         fetcher = Fetcher(
             concurrency=4, per_host=2, host_interval=0, timeout=1.0, max_bytes=1_000_000
         )
         try:
-            return await fetcher.fetch(url, last, conditional)
+            return await fetcher.fetch(url, last, conditional, allow_private)
         finally:
             await fetcher.close()
 
