@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import trafilatura
 
 from connectors.fetch import Fetcher, FetchError
-from vigie.article import Article
+from vigie.article import Article, capped
 
 # A body at least this long is taken to be the article already.
 ENOUGH_CHARS = 1500
@@ -37,7 +37,7 @@ class FullText:
             text = await asyncio.to_thread(_extract, body, final_url, headers)
         if not text:
             return _noted(article, "full text: no main text found on the page")
-        return article.model_copy(update={"body": text})
+        return capped(article.model_copy(update={"body": text}))
 
     async def complete_all(
         self, articles: Sequence[Article], allow_private: bool = False

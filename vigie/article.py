@@ -97,9 +97,33 @@ class Article(_Record):
             return None
         if value.tzinfo is None:
             raise ValueError("timestamps must carry a time zone")
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError as exc:  # year 9999 at UTC-1: past datetime's range
+            raise ValueError(f"out of range in UTC: {value.isoformat()}") from exc
 
 
 def article_id(canonical_url: str) -> str:
     """Stable id of an article: the first 64 bits of SHA-256 of its canonical URL."""
     return hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()[:16]
+
+
+# Bounds on an article's text: Kafka takes messages of 1 MB, and enrichment time
+# grows with the text. Connectors cut to these; `capped` is the same cut for
+# anything else that makes an article (full text, other producers).
+TITLE_CHARS = 2_000
+TEXT_CHARS = 100_000
+
+
+def capped(article: Article) -> Article:
+    """The article with title, summary and body within bounds, noted when cut."""
+    update: dict[str, object] = {}
+    notes = list(article.notes)
+    for name, limit in (("title", TITLE_CHARS), ("summary", TEXT_CHARS), ("body", TEXT_CHARS)):
+        text: str = getattr(article, name)
+        if len(text) > limit:
+            update[name] = text[:limit]
+            notes.append(f"{name} cut from {len(text)} to {limit} characters")
+    if not update:
+        return article
+    return article.model_copy(update={**update, "notes": tuple(notes)})

@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     bulk_max_bytes: int = Field(default=5_000_000, ge=1)
     bulk_max_wait_seconds: float = Field(default=1.0, gt=0)
 
+    # An article still being enriched after this long is dead-lettered.
+    enrich_deadline_seconds: float = Field(default=10.0, gt=0)
     # Language of tag and entity labels ("Corée du Nord" for fr).
     display_language: str = "fr"
     # Statistical NER per document language: language -> spaCy model package

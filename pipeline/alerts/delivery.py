@@ -1,8 +1,8 @@
 """Webhook delivery: payloads, signatures, retries, and a record of every attempt.
 
 A receiver verifies `X-Vigie-Signature: sha256=<hex>`, the HMAC-SHA256 with the
-destination's secret of `<X-Vigie-Timestamp>.<raw body>`, and rejects timestamps
-too far from its clock (replays). `Idempotency-Key` is the same for every
+destination's secret of `<X-Vigie-Timestamp>.<Idempotency-Key>.<raw body>`, and
+rejects timestamps too far from its clock (replays). `Idempotency-Key` is the same for every
 attempt of one delivery: a receiver that keeps the keys it has seen never acts
 twice, even when Vigie, stopped between the receiver's 200 and its own record,
 sends again after a restart.

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pipeline.enrichment.clean import Cleaner
 from pipeline.enrichment.entities import EntityLinker
 from pipeline.enrichment.gazetteer import Gazetteer
-from pipeline.enrichment.language import MAX_SEGMENTED_CHARS, LanguageDetector
+from pipeline.enrichment.language import LanguageDetector
 from pipeline.enrichment.ner import StatisticalNer
-from vigie.article import Article, Entity, TextField
+from vigie.article import Article, Entity, TextField, capped
 from vigie.settings import Settings
 
 # Below this confidence the detector is guessing (lists of names, junk): the
@@ -24,6 +24,9 @@ _TRUST_DETECTOR_FROM = 0.5
 _SHORT_TEXT = 60
 _TRUST_ON_SHORT_TEXT_FROM = 0.9
 _NO_LANGUAGE_BELOW = 0.3
+# Mentions listed per article: a page that names Russia 15,000 times must not make
+# a 2 MB message (Kafka refuses 1 MB).
+MAX_ENTITIES = 500
 
 
 class StageTimes:
@@ -63,7 +66,11 @@ class Enricher:
             ner=StatisticalNer(settings.ner_models) if settings.ner_models else None,
         )
 
-    def enrich(self, article: Article) -> Article:
+    def enrich(self, article: Article, deadline: float | None = None) -> Article:
+        """The enriched article. With `deadline` (a time.monotonic() value), raises
+        EnrichmentTimeout when it is passed between two stages: every stage is
+        linear in the (capped) text, so none can run far past it."""
+        article = capped(article)
         with self.timings.stage("clean"):
             title = self.cleaner.clean(article.title)
             summary = self.cleaner.clean(article.summary)
@@ -71,8 +78,10 @@ class Enricher:
         # Clean before detecting: an image URL first in the text made fastText say `en`
         # for the French reference article.
         analysed = "\n".join(part for part in (title, body or summary) if part)
+        _check(deadline, "cleaning")
         with self.timings.stage("language"):
             found = self.detector.detect(analysed)
+        _check(deadline, "language detection")
         declared = _primary_subtag(article.source.language_hint)
         trust_from = (
             _TRUST_ON_SHORT_TEXT_FROM if len(analysed) < _SHORT_TEXT else _TRUST_DETECTOR_FROM
@@ -92,11 +101,6 @@ class Enricher:
             )
         elif found.confidence < trust_from:
             notes.append(f"language: detector unsure ({found.language} at {found.confidence:.2f})")
-        if len(body) > MAX_SEGMENTED_CHARS:
-            notes.append(
-                f"languages: segment shares cover the first {MAX_SEGMENTED_CHARS} characters "
-                f"of {len(body)}"
-            )
         entities: list[Entity] = []
         texts: list[tuple[TextField, str]] = [
             ("title", title),
@@ -107,9 +111,15 @@ class Enricher:
             for where, text in texts:
                 entities.extend(self.linker.find(text, where, language))
         if self.ner is not None:
+            _check(deadline, "the gazetteer")
             with self.timings.stage("ner"):
                 for where, text in texts:
                     entities.extend(self.ner.find(text, where, language, entities))
+        tags = self.linker.tags(entities)
+        if len(entities) > MAX_ENTITIES:
+            # Tags come from all of them; the mentions listed are the first ones.
+            notes.append(f"entities: the first {MAX_ENTITIES} of {len(entities)} are listed")
+            entities = entities[:MAX_ENTITIES]
         return article.model_copy(
             update={
                 "title": title,
@@ -122,11 +132,20 @@ class Enricher:
                     declared and found.language and declared != found.language
                 ),
                 "entities": tuple(entities),
-                "tags": self.linker.tags(entities),
+                "tags": tags,
                 "content_hash": hashlib.sha256(" ".join(body.split()).encode()).hexdigest(),
-                "notes": tuple(notes),
+                "notes": tuple(dict.fromkeys((*article.notes, *notes))),
             }
         )
+
+
+class EnrichmentTimeout(RuntimeError):
+    """An article took longer than its deadline (the message says where)."""
+
+
+def _check(deadline: float | None, after: str) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise EnrichmentTimeout(f"enrichment deadline passed after {after}")
 
 
 def _primary_subtag(tag: str | None) -> str | None:

@@ -101,7 +101,13 @@ def create_app(
     )
     rules = RuleStore(engine, settings.index_alert_rules)
 
-    enrich_stage = EnrichStage(enricher, DuplicateIndex(duplicates), enriched, dead_letters)
+    enrich_stage = EnrichStage(
+        enricher,
+        DuplicateIndex(duplicates),
+        enriched,
+        dead_letters,
+        settings.enrich_deadline_seconds,
+    )
     indexed = 0
 
     def count_indexed(n: int) -> None:

@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterable
+from concurrent.futures import ThreadPoolExecutor
 
 from prometheus_client import Counter
 
 from pipeline.enrichment.duplicates import DuplicateIndex
-from pipeline.enrichment.enrich import Enricher
+from pipeline.enrichment.enrich import Enricher, EnrichmentTimeout
 from pipeline.stream.deadletters import Topic, valid_articles
 from vigie import logs
 from vigie.article import Article
@@ -26,11 +29,16 @@ class EnrichStage:
         duplicates: DuplicateIndex,
         enriched: Topic,
         dead_letters: DeadLetters,
+        deadline: float = 10.0,
     ) -> None:
         self._enricher = enricher
         self._duplicates = duplicates
         self._enriched = enriched
         self._dead_letters = dead_letters
+        self._deadline = deadline
+        # Off the event loop (health, the API and the other agents stay live), one
+        # article at a time (the enricher is not shared between threads).
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="enrich")
 
     async def run(self, events: AsyncIterable[Event]) -> None:
         """Each event is acked once its result (or dead letter) is sent: Faust
@@ -41,10 +49,19 @@ class EnrichStage:
 
     async def handle(self, event: Event, article: Article) -> None:
         try:
-            result = self._enricher.enrich(article)
+            deadline = time.monotonic() + self._deadline
+            result = await asyncio.get_running_loop().run_in_executor(
+                self._thread, self._enricher.enrich, article, deadline
+            )
+            # The table stays on the event loop's thread.
             first = self._duplicates.first_copy(result.id, result.content_hash or "", result.body)
             if first is not None:
                 result = result.model_copy(update={"duplicate_of": first})
+        except EnrichmentTimeout as exc:
+            await self._dead_letters.send(
+                event, "enrich", f"{exc} ({self._deadline:g}s; VIGIE_ENRICH_DEADLINE_SECONDS)"
+            )
+            return
         except Exception as exc:  # one bad article must not stop the stream
             log.exception("enrich_failed", article_id=article.id)
             await self._dead_letters.send(event, "enrich", f"enrichment failed: {exc!r}")
