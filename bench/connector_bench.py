@@ -124,7 +124,7 @@ def _naive(urls: list[str]) -> dict[str, Any]:
     from vigie.settings import Settings
 
     settings = Settings()
-    producer = make_producer(settings.kafka_bootstrap_servers)
+    producer = make_producer(settings.kafka_options())
     stages = {"fetch": 0.0, "parse": 0.0, "produce": 0.0}
     entries = errors = 0
     started = time.perf_counter()

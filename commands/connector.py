@@ -150,9 +150,7 @@ def ingest(
         log.warning("feed_warning", feed=source.id, reason=warning)
     _ensure_topics(settings, log)
     state = State(settings.connector_state)
-    relay = OutboxRelay(
-        state, settings.kafka_bootstrap_servers, settings.topic_raw, settings.topic_dlq
-    )
+    relay = OutboxRelay(state, settings.kafka_options(), settings.topic_raw, settings.topic_dlq)
     try:
         state.enqueue(parsed.articles)
         sent = relay.send_pending()

@@ -22,6 +22,7 @@ from urllib.request import url2pathname
 import httpx
 
 from vigie import __version__, outbound
+from vigie.numbers import whole_number
 from vigie.retry import retry_after
 from vigie.settings import Settings
 
@@ -71,8 +72,9 @@ def max_age_seconds(headers: dict[str, str]) -> float | None:
     """Cache-Control max-age: how long the server says its answer stays fresh."""
     for directive in headers.get("cache-control", "").split(","):
         name, _, value = directive.strip().partition("=")
-        if name.lower() == "max-age" and value.strip().isdigit():
-            return float(value.strip()) or None
+        seconds = whole_number(value, 10**9)
+        if name.lower() == "max-age" and seconds is not None:
+            return float(seconds) or None
     return None
 
 

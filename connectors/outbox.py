@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import threading
 import time
+from typing import Any
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
@@ -33,9 +34,9 @@ _KAFKA_BACKOFF = Backoff(start=1.0, cap=30.0)
 
 
 class OutboxRelay:
-    def __init__(self, state: State, bootstrap_servers: str, topic: str, dlq_topic: str) -> None:
+    def __init__(self, state: State, kafka: dict[str, Any], topic: str, dlq_topic: str) -> None:
         self._state = state
-        self._servers = bootstrap_servers
+        self._kafka = kafka  # Settings.kafka_options()
         self._topic = topic
         self._dlq_topic = dlq_topic
         self._producer: KafkaProducer | None = None
@@ -98,7 +99,7 @@ class OutboxRelay:
             with self._lock:
                 if self._producer is None:
                     try:
-                        self._producer = make_producer(self._servers)
+                        self._producer = make_producer(self._kafka)
                     except KafkaError as exc:
                         raise DeliveryError(
                             f"Kafka unreachable: {exc or type(exc).__name__}"

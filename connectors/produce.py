@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError
@@ -16,11 +17,12 @@ class DeliveryError(RuntimeError):
     """Kafka did not acknowledge every article."""
 
 
-def make_producer(bootstrap_servers: str) -> KafkaProducer:
-    """acks=all with retries, batched and compressed. Raises KafkaError (e.g.
+def make_producer(kafka: dict[str, Any]) -> KafkaProducer:
+    """acks=all with retries, batched and compressed; `kafka` is the servers and
+    their security (Settings.kafka_options). Raises KafkaError (e.g.
     NoBrokersAvailable) when no broker answers."""
     return KafkaProducer(
-        bootstrap_servers=bootstrap_servers.split(","),
+        **kafka,
         acks="all",
         retries=5,
         linger_ms=50,

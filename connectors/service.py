@@ -44,7 +44,7 @@ class Connector:
             settings.feed_unhealthy_after,
         )
         self.relay = OutboxRelay(
-            state, settings.kafka_bootstrap_servers, settings.topic_raw, settings.topic_dlq
+            state, settings.kafka_options(), settings.topic_raw, settings.topic_dlq
         )
         self.next_poll = {feed_id: state.feed(feed_id).next_poll for feed_id in self.feeds}
 

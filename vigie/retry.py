@@ -17,6 +17,7 @@ from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 from vigie import logs
+from vigie.numbers import whole_number
 
 T = TypeVar("T")
 log = logs.get(__name__)
@@ -48,10 +49,9 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isascii() and value.isdigit():
-        # Bounded before conversion: a 5,000-digit header is still "a long time".
-        digits = value.lstrip("0") or "0"
-        return float(digits) if len(digits) <= 12 else 1e12
+    seconds = whole_number(value, 10**12)  # 5,000 digits are still "a long time"
+    if seconds is not None:
+        return float(seconds)
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):

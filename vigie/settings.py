@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -36,6 +36,18 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:9200",
         validation_alias=AliasChoices("ELASTICSEARCH_URL", "elasticsearch_url"),
     )
+    # A production engine has security on (SECURITY.md): an API key (Elasticsearch)
+    # or a user and password (both engines), and the CA that signed its certificate.
+    elasticsearch_api_key: SecretStr | None = None
+    elasticsearch_username: str | None = None
+    elasticsearch_password: SecretStr | None = None
+    elasticsearch_ca_file: Path | None = None
+    # Kafka: TLS and SASL for a broker that is not on a trusted network.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
     # Which client talks to the engine at elasticsearch_url. The local services run
     # OpenSearch (see README); docker-compose runs Elasticsearch.
     search_engine: Literal["opensearch", "elasticsearch"] = "opensearch"
@@ -114,6 +126,22 @@ class Settings(BaseSettings):
     web_port: int = Field(default=6066, ge=1, le=65535)
     log_level: str = "INFO"
     config_dir: Path = REPO_ROOT / "config"
+
+    def kafka_options(self) -> dict[str, Any]:
+        """Options every kafka-python client takes: the servers, TLS and SASL."""
+        options: dict[str, Any] = {
+            "bootstrap_servers": self.kafka_bootstrap_servers.split(","),
+            "security_protocol": self.kafka_security_protocol,
+        }
+        if self.kafka_ssl_cafile is not None:
+            options["ssl_cafile"] = str(self.kafka_ssl_cafile)
+        if self.kafka_security_protocol.startswith("SASL"):
+            options["sasl_mechanism"] = self.kafka_sasl_mechanism
+            options["sasl_plain_username"] = self.kafka_sasl_username
+            options["sasl_plain_password"] = (
+                self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None
+            )
+        return options
 
     @field_validator("webhook_allow_networks")
     @classmethod

@@ -22,6 +22,13 @@ _CONNECTIONS = 8
 def connect(settings: Settings, timeout: float = 30.0) -> SearchEngine:
     """The engine at `elasticsearch_url`, through the client `search_engine` names.
     Clients never retry by themselves: Vigie's failure policy decides."""
+    password = settings.elasticsearch_password
+    basic = (
+        (settings.elasticsearch_username, password.get_secret_value())
+        if settings.elasticsearch_username and password
+        else None
+    )
+    ca = str(settings.elasticsearch_ca_file) if settings.elasticsearch_ca_file else None
     if settings.search_engine == "opensearch":
         from opensearchpy import OpenSearch
 
@@ -30,15 +37,22 @@ def connect(settings: Settings, timeout: float = 30.0) -> SearchEngine:
             timeout=timeout,
             max_retries=0,
             pool_maxsize=_CONNECTIONS,
+            http_auth=basic,
+            ca_certs=ca,
         )
         return SearchEngine(client, opensearch_error)
     from elasticsearch import Elasticsearch
 
+    key = settings.elasticsearch_api_key
+    secured: dict[str, Any] = {"ca_certs": ca} if ca else {}
     client = Elasticsearch(
         settings.elasticsearch_url,
         request_timeout=timeout,
         max_retries=0,
         connections_per_node=_CONNECTIONS,
+        api_key=key.get_secret_value() if key else None,
+        basic_auth=basic,
+        **secured,
     )
     return SearchEngine(client, elasticsearch_error)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import ssl
 from collections.abc import AsyncIterator
 from typing import cast
 
@@ -53,6 +54,26 @@ def _unacked(stream: faust.StreamT[bytes]) -> AsyncIterator[Event]:
     return events
 
 
+def _credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
+    """Faust's form of Settings.kafka_options: TLS, and SASL over it or not."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    context = None
+    if protocol.endswith("SSL"):
+        cafile = settings.kafka_ssl_cafile
+        context = ssl.create_default_context(cafile=str(cafile) if cafile else None)
+    if protocol.startswith("SASL"):
+        password = settings.kafka_sasl_password
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=password.get_secret_value() if password else None,
+            mechanism=settings.kafka_sasl_mechanism,
+            ssl_context=context,
+        )
+    return faust.SSLCredentials(context)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -73,6 +94,7 @@ def create_app(
         topic_partitions=settings.topic_partitions,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        broker_credentials=_credentials(settings),
         # Do not wait on shutdown for events that are not acked: while the engine is
         # down the `index` batch never will be. They stay uncommitted and are read
         # again after the restart.

@@ -24,9 +24,7 @@ def ensure_topics(settings: Settings, replication_factor: int = 1) -> list[str]:
         settings.topic_alerts,
     ]
     try:
-        admin = KafkaAdminClient(
-            bootstrap_servers=settings.kafka_bootstrap_servers.split(","), request_timeout_ms=10000
-        )
+        admin = KafkaAdminClient(**settings.kafka_options(), request_timeout_ms=10000)
     except KafkaError as exc:
         raise TopicsUnavailable(
             f"kafka at {settings.kafka_bootstrap_servers}: {exc or type(exc).__name__}"

@@ -46,3 +46,38 @@ def test_docker_compose_parses_and_uses_only_setting_names() -> None:
         assert set(env) <= known, f"{name} sets {set(env) - known}, which no setting reads"
         assert env["VIGIE_SEARCH_ENGINE"] == "elasticsearch"
         Settings.model_validate({k.lower().removeprefix("vigie_"): v for k, v in env.items()})
+
+
+def test_kafka_security_reaches_every_client() -> None:
+    import faust
+
+    from pipeline.stream.app import _credentials
+
+    plain = Settings()
+    assert plain.kafka_options()["security_protocol"] == "PLAINTEXT"
+    assert "sasl_plain_password" not in plain.kafka_options()
+    assert _credentials(plain) is None
+
+    secured = Settings(
+        kafka_bootstrap_servers="k1:9093,k2:9093",
+        kafka_security_protocol="SASL_SSL",
+        kafka_sasl_mechanism="SCRAM-SHA-512",
+        kafka_sasl_username="vigie",
+        kafka_sasl_password="pw",
+    )
+    options = secured.kafka_options()
+    assert options["bootstrap_servers"] == ["k1:9093", "k2:9093"]
+    assert (options["sasl_mechanism"], options["sasl_plain_username"]) == ("SCRAM-SHA-512", "vigie")
+    assert options["sasl_plain_password"] == "pw"
+    credentials = _credentials(secured)
+    assert isinstance(credentials, faust.SASLCredentials)
+    assert credentials.ssl_context is not None
+    assert "pw" not in repr(secured)  # a SecretStr
+
+
+def test_a_bad_webhook_network_is_refused_at_start() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="webhook_allow_networks"):
+        Settings(webhook_allow_networks="10.0.0.0/8, not-a-network")
