@@ -132,7 +132,7 @@ def routes(store: RuleStore, engine: SearchEngine, articles: str) -> list[web.Ro
                     {
                         "id": hit.id,
                         "title": hit.source.get("title"),
-                        "url": hit.source.get("canonical_url"),
+                        "url": hit.source.get("canonical_url") or hit.source.get("url"),
                         "published_at": hit.source.get("published_at"),
                     }
                     for hit in result.hits
