@@ -262,6 +262,8 @@ def _link(
     if not link:
         return None, None
     url = canonical_url(link, base=base)
+    if not url.startswith(("http://", "https://")) and entry.get("guidislink"):
+        return None, None  # an Atom id or GUID such as urn:uuid:…, not a link
     if not url.startswith(("http://", "https://")):
         warnings.append(
             f"{feed_id}: entry {position} link {link[:80]!r} resolves to no web address "

@@ -84,6 +84,20 @@ def test_a_linkless_id_comes_from_the_feed_and_the_entry() -> None:
     assert _parse(dated).articles[0].id == _parse(dated.replace(b"v1", b"v2")).articles[0].id
 
 
+def test_an_atom_entry_whose_id_is_no_link_has_no_link() -> None:
+    data = (
+        b'<feed xmlns="http://www.w3.org/2005/Atom"><title>Wire</title>'
+        b'<link href="https://wire.example/"/><entry><id>urn:uuid:60a76c80-d399</id>'
+        b"<title>Flash</title><content>Le texte est la d\xc3\xa9p\xc3\xaache.</content>"
+        b"</entry></feed>"
+    )
+    parsed = _parse(data)
+    assert parsed.warnings == []
+    (article,) = parsed.articles
+    assert (article.canonical_url, article.url) == (None, "https://wire.example/")
+    assert article.id == _parse(data.replace(b"Flash", b"Flash (corrected)")).articles[0].id
+
+
 def test_a_malformed_feed_whose_only_entry_is_empty_keeps_it() -> None:
     # feedparser's incomplete-CDATA case: a comment before the declaration, and the
     # document cut inside the only item's title.
