@@ -124,7 +124,9 @@ class Enricher:
                 "entities": tuple(entities),
                 "tags": self.linker.tags(entities),
                 "content_hash": hashlib.sha256(" ".join(body.split()).encode()).hexdigest(),
-                "notes": tuple(notes),
+                # The connector's notes (no link of its own, encoding assumed, date
+                # unreadable, ...) stay: they are what the index tells readers.
+                "notes": (*article.notes, *notes),
             }
         )
 
