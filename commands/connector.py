@@ -152,7 +152,9 @@ def ingest(
     state = State(settings.connector_state)
     relay = OutboxRelay(state, settings.kafka_options(), settings.topic_raw, settings.topic_dlq)
     try:
-        state.enqueue(parsed.articles)
+        # The ids the connector gave these entries, where it gave them other ones.
+        articles = state.settled(parsed.articles, parsed.identities)
+        state.enqueue(articles)
         sent = relay.send_pending()
     except DeliveryError as exc:
         raise failure(
@@ -162,6 +164,6 @@ def ingest(
     finally:
         relay.close()
         state.close()
-    for article in parsed.articles:
+    for article in articles:
         typer.echo(f"{article.id}  {article.title}")
     typer.echo(f"{sent} articles produced to {settings.topic_raw}")

@@ -145,9 +145,9 @@ def search(
         for hit in hits:
             doc = hit.source
             date = (doc.get("published_at") or "date unknown")[:10]
-            typer.echo(
-                f"{doc.get('title')}\n  [{doc.get('language')}] {date}  {doc.get('canonical_url')}"
-            )
+            # A link-less entry shows its feed's site, or that it has no link.
+            link = doc.get("canonical_url") or doc.get("url") or "(no link)"
+            typer.echo(f"{doc.get('title')}\n  [{doc.get('language')}] {date}  {link}")
         if result and result.total > len(hits):
             typer.echo(f"({result.total} articles match; {len(hits)} shown)")
         if top_tags:

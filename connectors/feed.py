@@ -9,16 +9,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 import ftfy
 
 from connectors.canonical import canonical_url
 from connectors.dates import lenient_date
+from connectors.encoding import declared_encoding, encoding_note, guessed, parser_headers
 from connectors.feedlist import FeedConfig
 from connectors.fetch import Fetched, Fetcher, FetchError
-from vigie.article import Article, Media, Source, article_id
+from connectors.identity import Entry, Identity, assign
+from vigie.article import TEXT_CHARS, TITLE_CHARS, Article, Media, Source
 
 
 class FeedError(Exception):
@@ -30,6 +32,8 @@ class ParsedFeed:
     articles: list[Article]
     warnings: list[str] = field(default_factory=list)
     update_hint: float | None = None  # seconds, from the feed's ttl or sy:update*
+    # Article id -> the ids its entry can have (connectors/identity.py `settled`).
+    identities: dict[str, Identity] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -87,10 +91,6 @@ def _body(entry: Any) -> str:
     return str(entry.get("summary", ""))
 
 
-# Kafka refuses messages over 1 MB by default; a body or summary longer than this
-# is cut (and the article says so) rather than the whole article being refused.
-MAX_BODY_CHARS = 100_000
-MAX_TITLE_CHARS = 2_000
 
 
 def _media(entry: Any) -> tuple[Media, ...]:
@@ -127,12 +127,12 @@ _MISREAD = re.compile(r"^\s*\d{4}[/.]\d")
 _MOJIBAKE_HINT = re.compile(r"[\u0080-\u02ff\u2013-\u203a\u20ac\u2122]{2}")
 
 
-def _text(text: str, field: str, limit: int, notes: list[str]) -> str:
+def _text(text: str, field: str, limit: int, notes: list[str], repair: bool = True) -> str:
     # Cut before repairing: ftfy takes a second over a few megabytes.
     if len(text) > limit:
         notes.append(f"{field} cut from {len(text)} to {limit} characters")
         text = text[:limit]
-    return _repaired(text, field, notes)
+    return _repaired(text, field, notes) if repair else text
 
 
 def _repaired(text: str, field: str, notes: list[str]) -> str:
@@ -179,12 +179,19 @@ def update_hint_seconds(parsed: Any) -> float | None:
 def parse_feed(document: FeedDocument, feed: FeedConfig) -> ParsedFeed:
     """Entries of a feed as articles. A malformed feed keeps what is recoverable and
     says so in `warnings`; a feed with nothing recoverable raises FeedError."""
-    # Only real HTTP headers go to feedparser: made-up ones (no content-type) make it
-    # flag a well-formed file as malformed.
-    parsed = feedparser.parse(document.data, response_headers=document.headers or None)
+    # Only real HTTP headers go to feedparser (made-up ones make it flag a well-formed
+    # file as malformed), and their Content-Type only with a charset (encoding.py).
+    parsed = feedparser.parse(document.data, response_headers=parser_headers(document.headers))
+    declared = declared_encoding(document.data, document.headers)
+    used = str(parsed.get("encoding") or "")
     warnings: list[str] = []
-    if parsed.get("bozo"):
-        reason = f"{feed.id}: malformed feed ({parsed.get('bozo_exception')})"
+    problem = parsed.get("bozo_exception")
+    # Reading an undeclared document as other than UTF-8 is no fault of the feed:
+    # the articles' notes say which encoding was assumed.
+    if parsed.get("bozo") and not (
+        declared is None and isinstance(problem, feedparser.CharacterEncodingOverride)
+    ):
+        reason = f"{feed.id}: malformed feed ({problem})"
         if not parsed.entries:
             raise FeedError(f"{reason}; no entry could be recovered")
         warnings.append(f"{reason}; kept {len(parsed.entries)} recoverable entries")
@@ -193,55 +200,120 @@ def parse_feed(document: FeedDocument, feed: FeedConfig) -> ParsedFeed:
     # feedparser already resolved relative links of a fetched feed against its URL
     # (content-location); a local file's resolve against the site it names.
     base = str(parsed.feed.get("link") or document.base_url)
-    fetched_at = datetime.now(UTC)
-    source = Source(
-        feed_id=feed.id,
-        name=feed.name or parsed.feed.get("title"),
-        language_hint=feed.language or parsed.feed.get("language"),
-        tags=feed.tags,
+    site = urljoin(document.base_url, str(parsed.feed.get("link") or "").strip())
+    context = _Context(
+        source=Source(
+            feed_id=feed.id,
+            name=feed.name or parsed.feed.get("title"),
+            language_hint=feed.language or parsed.feed.get("language"),
+            tags=feed.tags,
+        ),
+        fetched_at=datetime.now(UTC),
+        site=site if site.startswith(("http://", "https://")) else None,
+        encoding_note=encoding_note(declared, used),
+        # ftfy undoes UTF-8 that a publisher read as cp1252; text that a guess read
+        # from bytes that are not UTF-8 is not that, and a second guess only changes it.
+        repair=not guessed(declared, used),
     )
+    links = [
+        _link(entry, position, base, feed.id, warnings)
+        for position, entry in enumerate(parsed.entries)
+    ]
+    entries = [
+        _entry(entry, page, link) for entry, (page, link) in zip(parsed.entries, links, strict=True)
+    ]
     articles: list[Article] = []
-    taken: dict[str, int] = {}  # canonical URL -> entry position (duplicate GUIDs)
-    for position, entry in enumerate(parsed.entries):
-        link = entry.get("link") or (entry.get("id") if "://" in str(entry.get("id")) else None)
-        if not link:
-            warnings.append(f"{feed.id}: entry {position} has no link nor URL id; skipped")
-            continue
-        url = canonical_url(str(link), base=base)
-        if not url.startswith(("http://", "https://")):
+    identities: dict[str, Identity] = {}
+    for position, assigned in enumerate(assign(entries, feed.id)):
+        if assigned.repeats is not None:
             warnings.append(
-                f"{feed.id}: entry {position} link {str(link)[:80]!r} is relative and the feed "
-                "names no site to resolve it against; skipped"
+                f"{feed.id}: entry {position} repeats entry {assigned.repeats}; skipped"
             )
             continue
-        if url in taken:
-            warnings.append(f"{feed.id}: entry {position} repeats entry {taken[url]}; skipped")
-            continue
-        taken[url] = position
-        notes: list[str] = []
-        published = _date(entry, "published", notes)
-        updated = _date(entry, "updated", notes)
-        title = _text(str(entry.get("title", "")), "title", MAX_TITLE_CHARS, notes)
-        summary = _text(str(entry.get("summary", "")), "summary", MAX_BODY_CHARS, notes)
-        body = _text(_body(entry), "body", MAX_BODY_CHARS, notes)
-        articles.append(
-            Article(
-                id=article_id(url),
-                url=urljoin(base, str(link).strip()),
-                canonical_url=url,
-                source=source,
-                title=title,
-                summary=summary,
-                body=body,
-                authors=tuple(
-                    str(a.get("name")) for a in entry.get("authors", []) if a.get("name")
-                ),
-                media=_media(entry),
-                published_at=published or updated,
-                updated_at=updated,
-                fetched_at=fetched_at,
-                date_missing=published is None and updated is None,
-                notes=tuple(notes),
-            )
+        page, link = links[position]
+        article = _article(parsed.entries[position], assigned.id, page, link, context)
+        articles.append(article)
+        identities[article.id] = assigned.identity
+    return ParsedFeed(
+        articles=articles,
+        warnings=warnings,
+        update_hint=update_hint_seconds(parsed),
+        identities=identities,
+    )
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every article of one parse shares."""
+
+    source: Source
+    fetched_at: datetime
+    site: str | None  # the feed's own link: where a link-less entry is published
+    encoding_note: str | None
+    repair: bool  # mojibake repair (off for text read by a guess)
+
+
+def _link(
+    entry: Any, position: int, base: str, feed_id: str, warnings: list[str]
+) -> tuple[str | None, str | None]:
+    """The entry's canonical URL and its link as given resolved, or (None, what was
+    given) when it has no usable link."""
+    guid = str(entry.get("id") or "")
+    link = str(entry.get("link") or (guid if "://" in guid else "")).strip()
+    if not link:
+        return None, None
+    url = canonical_url(link, base=base)
+    if not url.startswith(("http://", "https://")) and entry.get("guidislink"):
+        return None, None  # an Atom id or GUID such as urn:uuid:…, not a link
+    if not url.startswith(("http://", "https://")):
+        warnings.append(
+            f"{feed_id}: entry {position} link {link[:80]!r} resolves to no web address "
+            "(relative, in a feed that names no site?); kept without a link"
         )
-    return ParsedFeed(articles=articles, warnings=warnings, update_hint=update_hint_seconds(parsed))
+        return None, link
+    return url, urljoin(base, link)
+
+
+def _entry(entry: Any, page: str | None, link: str | None) -> Entry:
+    return Entry(
+        page=page,
+        fragment=urlsplit(link).fragment if page and link else "",
+        guid=str(entry.get("id") or "").strip(),
+        title=str(entry.get("title") or "").strip(),
+        date=str(dict.get(entry, "published") or "").strip(),
+        text=f"{entry.get('summary', '')}\x1f{_body(entry)}",
+    )
+
+
+def _article(
+    entry: Any, id_: str, page: str | None, link: str | None, context: _Context
+) -> Article:
+    notes: list[str] = []
+    if context.encoding_note:
+        notes.append(context.encoding_note)
+    if page is None:
+        given = f" (its link {link[:80]!r} cannot be resolved)" if link else ""
+        where = "url is the feed's site" if context.site else "no url"
+        notes.append(f"no link of its own{given}: id from the feed and the entry; {where}")
+    published = _date(entry, "published", notes)
+    updated = _date(entry, "updated", notes)
+    repair = context.repair
+    title = _text(str(entry.get("title", "")), "title", TITLE_CHARS, notes, repair)
+    summary = _text(str(entry.get("summary", "")), "summary", TEXT_CHARS, notes, repair)
+    body = _text(_body(entry), "body", TEXT_CHARS, notes, repair)
+    return Article(
+        id=id_,
+        url=link if page else context.site,
+        canonical_url=page,
+        source=context.source,
+        title=title,
+        summary=summary,
+        body=body,
+        authors=tuple(str(a.get("name")) for a in entry.get("authors", []) if a.get("name")),
+        media=_media(entry),
+        published_at=published or updated,
+        updated_at=updated,
+        fetched_at=context.fetched_at,
+        date_missing=published is None and updated is None,
+        notes=tuple(notes),
+    )

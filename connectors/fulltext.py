@@ -29,6 +29,9 @@ class FullText:
     async def complete(self, article: Article, allow_private: bool = False) -> Article:
         """The article with its page's main text as body; unchanged, with a note
         saying why, when the page cannot be fetched or has no main text."""
+        if article.canonical_url is None or article.url is None:
+            # A link-less entry's url is its feed's site, not a page of its own.
+            return _noted(article, "full text not fetched: the entry has no link of its own")
         async with self._slots:
             try:
                 final_url, body, headers = await self._fetcher.page(article.url, allow_private)

@@ -102,7 +102,8 @@ class Poller:
         except FeedError as exc:
             return self._failed(feed, known, "parse", str(exc), None)
         started = time.perf_counter()
-        novelty = self._state.novelty(parsed.articles)
+        articles = self._state.settled(parsed.articles, parsed.identities)
+        novelty = self._state.novelty(articles)
         self._timed("parse", time.perf_counter() - started)
         # The fingerprint is the feed's version, taken before the page is fetched:
         # the page changing (ads, counters) must not make an entry look updated.
@@ -122,13 +123,13 @@ class Poller:
             self._bounds,
             hint=max(hints) if hints else None,
             new=len(novelty.new),
-            total=len(parsed.articles),
+            total=len(articles),
         )
         next_poll = time.time() + interval
         self._state.accept(
             feed.id,
             list(zip(fingerprints, fresh, strict=True)),
-            [a.id for a in parsed.articles],
+            [a.id for a in articles],
             fetched.validators,
             interval,
             next_poll,

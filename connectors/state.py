@@ -22,11 +22,12 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from connectors.fetch import Validators
+from connectors.identity import Identity, settled
 from vigie.article import Article
 
 _SCHEMA = """
@@ -57,7 +58,7 @@ def fingerprint(article: Article) -> str:
     """What makes an entry 'changed': its text, title, link and declared update time,
     not when it was fetched."""
     parts = [
-        article.canonical_url,
+        article.canonical_url or "",
         article.title,
         article.summary,
         article.body,
@@ -109,6 +110,25 @@ class State:
     def feeds(self) -> dict[str, FeedState]:
         ids = [r[0] for r in self._db.execute("SELECT feed_id FROM feeds")]
         return {feed_id: self.feed(feed_id) for feed_id in ids}
+
+    def fingerprints(self, article_ids: Iterable[str]) -> dict[str, str]:
+        """The fingerprints of those of these ids that were produced."""
+        found = {}
+        for article_id in set(article_ids):
+            row = self._db.execute(
+                "SELECT fingerprint FROM entries WHERE article_id = ?", (article_id,)
+            ).fetchone()
+            if row is not None:
+                found[article_id] = str(row[0])
+        return found
+
+    def settled(
+        self, articles: Sequence[Article], identities: Mapping[str, Identity]
+    ) -> list[Article]:
+        """A parse's articles with the ids already given to their entries
+        (connectors/identity.py)."""
+        ids = [i for identity in identities.values() for i in (identity.base, identity.own)]
+        return settled(articles, identities, self.fingerprints(ids), fingerprint)
 
     def novelty(self, articles: Iterable[Article]) -> Novelty:
         new: list[Article] = []

@@ -63,8 +63,11 @@ class Tag(_Record):
 class Article(_Record):
     # Filled by connectors.
     id: str = Field(min_length=1)
-    url: str = Field(min_length=1)
-    canonical_url: str = Field(min_length=1)
+    # An entry without a usable link of its own (newsletters, press releases, agency
+    # wires: the text is the news) has no canonical URL; its `url` is then the feed's
+    # site, or None, and `notes` says so.
+    url: str | None = Field(default=None, min_length=1)
+    canonical_url: str | None = Field(default=None, min_length=1)
     source: Source
     title: str
     summary: str = ""
@@ -103,9 +106,13 @@ class Article(_Record):
             raise ValueError(f"out of range in UTC: {value.isoformat()}") from exc
 
 
-def article_id(canonical_url: str) -> str:
-    """Stable id of an article: the first 64 bits of SHA-256 of its canonical URL."""
-    return hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()[:16]
+def article_id(canonical_url: str, *told_apart_by: str) -> str:
+    """Stable id of an article: the first 64 bits of SHA-256 of its canonical URL,
+    followed by what tells it apart from other entries of that URL (its GUID, its
+    link's fragment and title) when there are some; an entry without a link has, for
+    URL, a key naming its feed (connectors/identity.py)."""
+    key = "\n".join((canonical_url, *told_apart_by))
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
 # Bounds on an article's text: Kafka takes messages of 1 MB, and enrichment time

@@ -148,7 +148,7 @@ def routes(
                     {
                         "id": hit.id,
                         "title": hit.source.get("title"),
-                        "url": hit.source.get("canonical_url"),
+                        "url": hit.source.get("canonical_url") or hit.source.get("url"),
                         "published_at": hit.source.get("published_at"),
                     }
                     for hit in result.hits

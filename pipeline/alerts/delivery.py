@@ -59,7 +59,8 @@ def article_summary(article: Article) -> dict[str, Any]:
     return {
         "id": article.id,
         "title": article.title,
-        "url": article.canonical_url,
+        # A link-less entry's url is its feed's site, or None (vigie/article.py).
+        "url": article.canonical_url or article.url,
         "language": article.language,
         "published_at": article.published_at.isoformat() if article.published_at else None,
         "source": article.source.name or article.source.feed_id,
@@ -76,8 +77,9 @@ def payload(rule: AlertRule, destination: Destination, alerts: Sequence[AlertMes
         lines = [f"*Vigie — {_slack(rule.name or rule.id)}*: {len(articles)} article(s)"]
         for a in articles:
             tags = _slack(", ".join(t["label"] for t in a["tags"][:6]))
-            url, title = _slack(a["url"] or ""), _slack(a["title"] or a["url"] or "")
-            lines.append(f"• <{url}|{title}> ({a['language']}) {tags}")
+            title = _slack(a["title"] or a["url"] or a["id"])
+            shown = f"<{_slack(a['url'])}|{title}>" if a["url"] else title
+            lines.append(f"• {shown} ({a['language']}) {tags}")
         body: dict[str, Any] = {"text": "\n".join(lines)}
     else:
         body = {

@@ -134,6 +134,8 @@ class Enricher:
                 "entities": tuple(entities),
                 "tags": tags,
                 "content_hash": hashlib.sha256(" ".join(body.split()).encode()).hexdigest(),
+                # The connector's notes (no link of its own, encoding assumed, date
+                # unreadable, ...) stay: they are what the index tells readers.
                 "notes": tuple(dict.fromkeys((*article.notes, *notes))),
             }
         )

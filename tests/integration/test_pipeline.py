@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -78,6 +79,46 @@ def test_replayed_article_is_indexed_once(shared_stack: Stack, engine: SearchEng
     assert [hit.id for hit in same] == [SEED_ID]
 
 
+def test_an_entry_without_a_link_is_indexed_and_found(
+    shared_stack: Stack, engine: SearchEngine, tmp_path: Path
+) -> None:
+    if not any(worker.poll() is None for worker in shared_stack.workers):
+        shared_stack.start_worker()
+    # A press-release feed without XML declaration, in Latin-1; its item has no link.
+    feed = tmp_path / "communiques.xml"
+    feed.write_bytes(
+        (
+            '<rss version="2.0"><channel><title>Préfecture du Doubs</title>'
+            "<link>https://prefecture.example/</link>"
+            '<item><guid isPermaLink="false">cp-2025-017</guid>'
+            "<title>Crue du Doubs : fin de la vigilance orange à Besançon</title>"
+            "<description>La préfecture lève la vigilance orange crues sur le Doubs."
+            "</description><pubDate>Mon, 03 Feb 2025 10:00:00 +0100</pubDate></item>"
+            "</channel></rss>"
+        ).encode("latin-1")
+    )
+    ingest = shared_stack.run("ingest", str(feed), "--feed-id", "prefecture-doubs")
+    assert ingest.returncode == 0, ingest.stderr
+    (line,) = [line for line in ingest.stdout.splitlines() if "Crue du Doubs" in line]
+    linkless_id = line.split()[0]
+
+    index = shared_stack.settings.index_articles
+    hits = wait_for(
+        "the link-less article in the search index",
+        lambda: indexed(engine, index, {"ids": {"values": [linkless_id]}}) or None,
+        timeout=90,
+    )
+    doc: dict[str, Any] = dict(hits[0].source)
+    assert doc.get("canonical_url") is None  # the strict mapping takes it
+    assert doc["url"] == "https://prefecture.example/"
+    assert doc["title"] == "Crue du Doubs : fin de la vigilance orange à Besançon"
+    assert any(note.startswith("no link of its own") for note in doc["notes"])
+    assert any(note.startswith("encoding: none declared; read as") for note in doc["notes"])
+    found = shared_stack.run("search", "vigilance Besançon", "--source", "prefecture-doubs")
+    assert found.returncode == 0, found.stderr
+    assert "https://prefecture.example/" in found.stdout
+
+
 def test_malformed_messages_go_to_the_dlq_and_the_worker_goes_on(
     shared_stack: Stack, engine: SearchEngine
 ) -> None:
@@ -107,7 +148,8 @@ def test_malformed_messages_go_to_the_dlq_and_the_worker_goes_on(
     by_payload = {letter["payload"]: letter for letter in letters}
     assert "{not json at all" in by_payload
     missing_fields = by_payload[json.dumps({"id": "x1", "title": "no url, no source"})]
-    for name in ("url", "canonical_url", "source", "fetched_at"):
+    # (url and canonical_url may be absent: an entry without a link of its own)
+    for name in ("source", "fetched_at"):
         assert name in missing_fields["reason"]
     binary = [letter for letter in letters if letter["payload_encoding"] == "base64"]
     assert len(binary) == 1

@@ -26,12 +26,24 @@ def test_json_round_trip_and_utc() -> None:
     assert Article.model_validate_json(a.model_dump_json()) == a
 
 
-@pytest.mark.parametrize("missing", ["id", "url", "source", "fetched_at"])
+@pytest.mark.parametrize("missing", ["id", "source", "fetched_at"])
 def test_required_fields(missing: str) -> None:
     raw = _raw()
     del raw[missing]
     with pytest.raises(ValidationError, match=missing):
         Article.model_validate(raw)
+
+
+def test_an_article_without_a_link_of_its_own() -> None:
+    # A newsletter or press-release item: its text is the news.
+    a = Article.model_validate(_raw(url=None, canonical_url=None))
+    assert a.canonical_url is None
+    assert Article.model_validate_json(a.model_dump_json()) == a
+    without = _raw()
+    del without["url"], without["canonical_url"]
+    assert Article.model_validate(without).url is None
+    with pytest.raises(ValidationError, match="canonical_url"):
+        Article.model_validate(_raw(canonical_url=""))
 
 
 def test_naive_timestamps_are_refused() -> None:

@@ -25,3 +25,12 @@ def test_article_id_is_stable_and_depends_on_the_url_only() -> None:
     assert a == b
     assert len(a) == 16
     assert a != article_id("https://news.example/b")
+
+
+def test_ids_already_in_users_indices_do_not_change() -> None:
+    # The first 64 bits of SHA-256 of the canonical URL, as always: what tells
+    # entries of one page apart is added only when there is something to add.
+    assert article_id("https://news.example/a") == "95bbca1f9b4bae7d"
+    assert article_id("https://news.example/a", "guid", "g1") != article_id(
+        "https://news.example/a"
+    )

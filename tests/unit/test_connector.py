@@ -23,7 +23,7 @@ from connectors.schedule import Bounds, after_failure, first_interval, next_inte
 from connectors.service import Connector
 from connectors.state import FeedState, State
 from tests.feedserver import Served, feed_server
-from vigie.article import Article
+from vigie.article import Article, article_id
 from vigie.settings import Settings
 
 
@@ -191,6 +191,43 @@ def test_full_text_replaces_a_summary_with_the_page_text(tmp_path: Path, served:
     assert _poll(connector, feed).result == "no_new"
 
 
+def test_a_poll_keeps_ids_given_and_sends_a_linkless_entry(tmp_path: Path, served: Served) -> None:
+    page = "https://diary.example/?date=20040101"
+
+    def feed_xml(*posts: str) -> bytes:
+        items = "".join(
+            f"<item><title>{p}</title><link>{page}#{p}</link><guid>{page}#{p}</guid></item>"
+            for p in posts
+        )
+        return (
+            '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>D</title>'
+            f"<link>{served('/pages/site.html')}</link>{items}"
+            "<item><title>Communiqué</title><guid isPermaLink='false'>cp-1</guid>"
+            "<description>Texte.</description></item></channel></rss>"
+        ).encode()
+
+    feed = FeedConfig(
+        id="diary", allow_private=True, url=served("/feeds/diary.xml"), full_text=True
+    )
+    connector = _connector(tmp_path, [feed])
+    served.bodies["diary.xml"] = feed_xml("p01")
+    try:
+        assert _poll(connector, feed).new == 2
+        served.bodies["diary.xml"] = feed_xml("p02", "p01")
+        outcome = _poll(connector, feed)
+    finally:
+        del served.bodies["diary.xml"]
+    assert (outcome.new, outcome.updated, outcome.seen) == (1, 0, 2)
+    first, release, second = _outbox(connector)
+    assert first["id"] == article_id(page) != second["id"]
+    assert second["title"] == "p02"
+    assert release["canonical_url"] is None
+    assert release["url"] == served("/pages/site.html")
+    # its url is the feed's site, not a page of its own: not fetched for full text
+    assert "full text not fetched: the entry has no link of its own" in release["notes"]
+    assert "/pages/site.html" not in served.requests
+
+
 def test_feeds_yaml_problems_name_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "feeds.yaml"
     path.write_text(
@@ -336,7 +373,7 @@ def test_entries_gone_from_their_feed_are_forgotten_but_not_those_behind_304s(
     assert (outcome.result, outcome.seen) == ("no_new", 1)
     assert connector.state.forget_older_than(90 * 86400) == 1
     assert connector.state.novelty(
-        [a for a in _articles_of(served) if "marche" in a.canonical_url]
+        [a for a in _articles_of(served) if "marche" in (a.canonical_url or "")]
     ).new  # forgotten: it would count as new if it ever came back
 
 

@@ -63,6 +63,15 @@ def test_empty_and_junk_text_do_not_crash(enricher: Enricher, seed_article: Arti
     assert junk.body == "\x00\x01 ### 1234"
 
 
+def test_the_connectors_notes_are_kept(enricher: Enricher, seed_article: Article) -> None:
+    said = "encoding: none declared; read as windows-1252 (feedparser's detection)"
+    empty = {"title": "", "summary": "", "body": ""}
+    noted = seed_article.model_copy(update={"notes": (said,), **empty})
+    result = enricher.enrich(noted)
+    assert result.notes[0] == said
+    assert len(result.notes) > 1  # and enrichment's own after it
+
+
 def test_html_to_text_keeps_blocks_and_drops_scripts() -> None:
     html = "<p>Un&nbsp;<b>deux</b></p><script>var x=1;</script><p>trois &amp; quatre</p>"
     assert Cleaner([]).clean(html) == "Un deux\ntrois & quatre"

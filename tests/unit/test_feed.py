@@ -17,6 +17,7 @@ def _parse(path: str, feed_id: str = "f") -> tuple[list[Article], list[str]]:
 def test_sample_feed_carries_the_seed_article(seed_article: Article) -> None:
     a = seed_article
     assert a.canonical_url == "https://news.example/monde/trump-coree-du-nord-relations"
+    assert a.url is not None
     assert "utm_source" in a.url  # the link as published is kept beside the canonical one
     assert a.published_at == datetime(2025, 2, 9, 9, 30, tzinfo=UTC)
     assert not a.date_missing
@@ -35,13 +36,16 @@ def test_sample_feed_parses_without_warning() -> None:
 
 def test_latin1_feed_relative_link_and_missing_date() -> None:
     articles, warnings = _parse(str(DATA / "relative_nodate.xml"), "regional")
-    assert [a.title for a in articles] == ["Élection municipale à Besançon"]
-    (a,) = articles
+    assert [a.title for a in articles] == ["Élection municipale à Besançon", "Sans lien"]
+    a, linkless = articles
     assert a.canonical_url == "https://regional.example/actualites/2025/election.html?id=42"
     assert a.published_at is None
     assert a.date_missing
     assert a.source.language_hint == "fr-FR"
-    assert any("entry 1 has no link" in w for w in warnings)
+    # An entry without a link is an article all the same (test_identity.py says more).
+    assert linkless.canonical_url is None
+    assert linkless.url == "https://Regional.Example:443/actualites/"
+    assert warnings == []
 
 
 def test_unparseable_feed_is_an_error_that_names_it() -> None:

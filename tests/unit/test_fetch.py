@@ -49,6 +49,7 @@ def test_rss2_entry_is_normalised(served: Served) -> None:
     articles, warnings = _articles(served("/feeds/rss2.xml"))
     sommet = articles[0]
     assert sommet.canonical_url == "https://quotidien.example/monde/sommet.html"
+    assert sommet.url is not None
     assert "utm_source" in sommet.url
     assert sommet.body == "<p>Le texte <em>complet</em> du sommet entre les deux Corées.</p>"
     assert sommet.summary == "<p>Un <b>sommet</b> inattendu.</p>"  # HTML kept for cleaning
