@@ -49,7 +49,7 @@ _HOP_BY_HOP = frozenset(
 @dataclass
 class _Refusal:
     status: int
-    path_contains: str
+    naming: bytes
     times: int
 
 
@@ -81,10 +81,11 @@ class ElasticsearchShim:
         self._thread.join(10)
 
     @contextmanager
-    def refusing(self, status: int, path_contains: str, times: int = 1) -> Iterator[None]:
+    def refusing(self, status: int, naming: str, times: int = 1) -> Iterator[None]:
         """Answer `status` (with an Elasticsearch error body) instead of forwarding
-        the next `times` requests whose path contains `path_contains`."""
-        refusal = _Refusal(status, path_contains, times)
+        the next `times` requests whose path or body contains `naming` (an index
+        name: a bulk request names its indices only in the body)."""
+        refusal = _Refusal(status, naming.encode(), times)
         with self._lock:
             self._refusals.append(refusal)
         try:
@@ -94,10 +95,10 @@ class ElasticsearchShim:
                 if refusal in self._refusals:
                     self._refusals.remove(refusal)
 
-    def _refusal_for(self, path: str) -> int | None:
+    def _refusal_for(self, path: str, body: bytes) -> int | None:
         with self._lock:
             for refusal in self._refusals:
-                if refusal.path_contains in path:
+                if refusal.naming in path.encode() or refusal.naming in body:
                     refusal.times -= 1
                     if refusal.times <= 0:
                         self._refusals.remove(refusal)
@@ -137,10 +138,10 @@ class ElasticsearchShim:
             await session.close()
 
     async def _forward(self, request: web.Request) -> web.StreamResponse:
-        status = self._refusal_for(request.path)
+        body = await request.read() if request.body_exists else None
+        status = self._refusal_for(request.raw_path, body or b"")
         if status is not None:
             return _error_answer(status)
-        body = await request.read() if request.body_exists else None
         headers = {
             name: _plain_media_type(value) if name.lower() in {"accept", "content-type"} else value
             for name, value in request.headers.items()
