@@ -60,7 +60,6 @@ class ElasticsearchShim:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream.rstrip("/")
         self.url = ""
-        self.forwarded = 0
         self._refusals: list[_Refusal] = []
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
@@ -173,8 +172,6 @@ class ElasticsearchShim:
             async for chunk in upstream.content.iter_chunked(64 * 1024):
                 await answer.write(chunk)
             await answer.write_eof()
-        with self._lock:
-            self.forwarded += 1
         return answer
 
 
