@@ -91,8 +91,6 @@ def _body(entry: Any) -> str:
     return str(entry.get("summary", ""))
 
 
-
-
 def _media(entry: Any) -> tuple[Media, ...]:
     found: dict[str, Media] = {}
     candidates = [

@@ -1,6 +1,11 @@
 """Integration tests run against the real Kafka and search engine that
 `vigie services up` starts (the README's test command does). A missing service
-fails every test here with the reason; nothing is skipped."""
+fails every test here with the reason; nothing is skipped.
+
+A test marked `both_adapters` (module-wide, with `opensearch_only` exceptions)
+runs once per search adapter: the `opensearch-py` client on the engine, and the
+`elasticsearch` client on the same engine through tests/esshim.py. The others
+run with the local default, OpenSearch."""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx
 import pytest
@@ -23,6 +28,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from pipeline.search.clients import connect
 from pipeline.search.engine import SearchEngine
 from services import local as services
+from tests.esshim import ElasticsearchShim
 from vigie.settings import Settings, private_environment, settings_for
 
 VIGIE = str(Path(sys.executable).parent / "vigie")
@@ -42,6 +48,49 @@ def real_services() -> None:
             "(the README's test command does):\n  " + "\n  ".join(problems),
             pytrace=False,
         )
+
+
+@pytest.fixture(scope="session")
+def es_shim() -> Iterator[ElasticsearchShim]:
+    shim = ElasticsearchShim(Settings().elasticsearch_url).start()
+    yield shim
+    shim.stop()
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """Which client a test and its `vigie` processes use, and where it reaches the engine."""
+
+    name: Literal["opensearch", "elasticsearch"]
+    url: str
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"VIGIE_SEARCH_ENGINE": self.name, "ELASTICSEARCH_URL": self.url}
+
+    def settings(self, **fields: Any) -> Settings:
+        return Settings(search_engine=self.name, elasticsearch_url=self.url, **fields)
+
+
+ADAPTERS = ("opensearch", "elasticsearch")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # Module scope, so a module's shared stack is made once per adapter and its
+    # tests run in order for one adapter, then for the other.
+    if "adapter" in metafunc.fixturenames:
+        both = metafunc.definition.get_closest_marker("both_adapters") is not None
+        only = metafunc.definition.get_closest_marker("opensearch_only") is not None
+        names = ADAPTERS if both and not only else ADAPTERS[:1]
+        metafunc.parametrize("adapter", names, indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module")
+def adapter(request: pytest.FixtureRequest) -> Adapter:
+    if request.param == "elasticsearch":
+        shim: ElasticsearchShim = request.getfixturevalue("es_shim")
+        return Adapter("elasticsearch", shim.url)
+    return Adapter("opensearch", Settings().elasticsearch_url)
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60.0) -> T:
@@ -65,13 +114,14 @@ class Stack:
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @classmethod
-    def create(cls, logs: Path) -> Stack:
+    def create(cls, logs: Path, adapter: Adapter) -> Stack:
         env = {
             **private_environment("test"),
             "VIGIE_TOPIC_PARTITIONS": "2",
             # Webhook receivers in these tests run on 127.0.0.1: opted in.
             "VIGIE_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",
             "VIGIE_API_TOKEN": secrets.token_urlsafe(24),
+            **adapter.env,
         }
         return cls(settings=settings_for(env), env=env, logs=logs)
 
@@ -144,15 +194,15 @@ class Stack:
 
 
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    s = Stack.create(tmp_path)
+def stack(tmp_path: Path, adapter: Adapter) -> Iterator[Stack]:
+    s = Stack.create(tmp_path, adapter)
     yield s
     s.stop_workers()
 
 
 @pytest.fixture(scope="module")
-def shared_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    s = Stack.create(tmp_path_factory.mktemp("stack"))
+def shared_stack(tmp_path_factory: pytest.TempPathFactory, adapter: Adapter) -> Iterator[Stack]:
+    s = Stack.create(tmp_path_factory.mktemp("stack"), adapter)
     yield s
     s.stop_workers()
 

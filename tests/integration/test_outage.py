@@ -1,7 +1,9 @@
 """The search engine goes down mid-stream: nothing is lost, nothing is doubled.
 
 This stops and restarts the shared local engine, so it lives in its own module,
-which runs after the others in this folder."""
+which runs after the others in this folder. It runs once per adapter: with the
+Elasticsearch client, the shim in front of the stopped engine answers nothing, as
+a stopped Elasticsearch would (test_engine_errors.py checks that)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from services import local as services
 from tests.conftest import make_article
 from tests.integration.conftest import Stack, indexed, wait_for
 from vigie.settings import Settings
+
+pytestmark = pytest.mark.both_adapters
 
 
 @pytest.fixture

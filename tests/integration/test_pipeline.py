@@ -1,4 +1,5 @@
-"""One article end to end: feed file -> real Kafka -> real Faust agents -> real search engine."""
+"""One article end to end: feed file -> real Kafka -> real Faust agents -> real search
+engine, through both adapters."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from pipeline.search.clients import connect
@@ -14,6 +16,8 @@ from pipeline.search.engine import SearchEngine
 from tests.conftest import SAMPLE_FEED, raw_message
 from tests.integration.conftest import Stack, indexed, wait_for, worker_health
 from vigie.article import article_id
+
+pytestmark = pytest.mark.both_adapters
 
 SEED_URL = "https://news.example/monde/trump-coree-du-nord-relations"
 SEED_ID = article_id(SEED_URL)
@@ -166,6 +170,9 @@ def test_health_and_metrics(shared_stack: Stack) -> None:
     assert "vigie_articles_enriched_total" in metrics
 
 
+@pytest.mark.opensearch_only(
+    reason="offsets against Kafka; its engine writes are the end-to-end test's, 17 s"
+)
 def test_exit_after_stops_cleanly_with_offsets_committed(stack: Stack) -> None:
     ingest = stack.run("ingest", str(SAMPLE_FEED), "--feed-id", "vigie-sample")
     assert ingest.returncode == 0, ingest.stderr
@@ -207,6 +214,10 @@ WIRE = (
 )
 
 
+@pytest.mark.opensearch_only(
+    reason="near-duplicates live in a Faust table; its engine writes are the end-to-end "
+    "test's, 28 s"
+)
 def test_wire_copies_link_to_the_first_across_a_restart(stack: Stack) -> None:
     first_url = "https://wire.example/baltique"
     copies = [f"https://outlet{n}.example/monde/baltique" for n in range(3)]

@@ -1,5 +1,5 @@
 """The articles index on the real engine: templates, language analysis, filters,
-aggregations, rollover, and refused documents."""
+aggregations, rollover, and refused documents; through both adapters."""
 
 from __future__ import annotations
 
@@ -24,9 +24,11 @@ from pipeline.search.templates import (
     setup,
 )
 from tests.conftest import SAMPLE_FEED, make_article
-from tests.integration.conftest import Stack, indexed, wait_for
+from tests.integration.conftest import Adapter, Stack, indexed, wait_for
 from vigie.article import Article, Source, Tag, article_id
 from vigie.settings import Settings
+
+pytestmark = pytest.mark.both_adapters
 
 
 def _article(
@@ -85,8 +87,8 @@ ARTICLES = [
 
 
 @pytest.fixture(scope="module")
-def index() -> Iterator[tuple[SearchEngine, Settings]]:
-    settings = Settings(index_articles=f"test-{uuid.uuid4().hex[:10]}-articles")
+def index(adapter: Adapter) -> Iterator[tuple[SearchEngine, Settings]]:
+    settings = adapter.settings(index_articles=f"test-{uuid.uuid4().hex[:10]}-articles")
     engine = connect(settings)
     setup(engine, Indices.from_settings(settings), settings.config_dir)
     items = engine.bulk_index(settings.index_articles, [(a.id, to_document(a)) for a in ARTICLES])
@@ -160,8 +162,8 @@ def test_top_tags_aggregation(index: tuple[SearchEngine, Settings]) -> None:
     assert counts == {"Corée du Nord": 2, "Russie": 2, "États-Unis": 2}
 
 
-def test_rollover_makes_the_next_index_and_search_sees_both() -> None:
-    settings = Settings(
+def test_rollover_makes_the_next_index_and_search_sees_both(adapter: Adapter) -> None:
+    settings = adapter.settings(
         index_articles=f"test-{uuid.uuid4().hex[:10]}-articles", rollover_max_docs=2
     )
     engine = connect(settings)
@@ -234,6 +236,10 @@ def test_a_refused_document_goes_to_the_dlq_and_its_neighbours_are_indexed(stack
     assert json.loads(letter["payload"])["canonical_url"] == huge_url
 
 
+@pytest.mark.opensearch_only(
+    reason="`vigie search` makes the requests the tests above make through both adapters; "
+    "the worker it needs costs 18 s"
+)
 def test_search_cli_with_filters_and_top_tags(stack: Stack) -> None:
     ingest = stack.run("ingest", str(SAMPLE_FEED), "--feed-id", "vigie-sample")
     assert ingest.returncode == 0, ingest.stderr
