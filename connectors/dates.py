@@ -51,6 +51,6 @@ def lenient_date(text: str) -> datetime | None:
         return None
     try:
         local = datetime(*parts[:6], tzinfo=timezone(timedelta(seconds=parts[9])))
-    except ValueError:
+        return local.astimezone(UTC)
+    except (ValueError, OverflowError):  # out of range, or past it once in UTC
         return None
-    return local.astimezone(UTC)

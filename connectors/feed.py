@@ -21,6 +21,7 @@ from connectors.feedlist import FeedConfig
 from connectors.fetch import Fetched, Fetcher, FetchError
 from connectors.identity import Entry, Identity, assign
 from vigie.article import TEXT_CHARS, TITLE_CHARS, Article, Media, Source
+from vigie.numbers import whole_number
 
 
 class FeedError(Exception):
@@ -81,7 +82,10 @@ def _utc(parsed: Any) -> datetime | None:
     # feedparser gives a UTC struct_time; timegm reads it as UTC, unlike mktime.
     if parsed is None:
         return None
-    return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+    try:
+        return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+    except (OverflowError, ValueError, OSError):  # year 9999 at UTC-1, year 0, ...
+        return None
 
 
 def _body(entry: Any) -> str:
@@ -108,7 +112,7 @@ def _media(entry: Any) -> tuple[Media, ...]:
     for url, kind, medium, length in candidates:
         if not url or url in found:
             continue
-        size = int(length) if str(length or "").isdigit() else None
+        size = whole_number(length, 2**62)
         if medium is None and kind:
             medium = str(kind).split("/")[0] if "/" in str(kind) else None
         found[url] = Media(url=str(url), type=kind or None, medium=medium, length=size)
@@ -162,16 +166,21 @@ def update_hint_seconds(parsed: Any) -> float | None:
     """How often the feed says it changes: RSS <ttl> (minutes) or sy:updatePeriod and
     sy:updateFrequency. None when it says nothing usable."""
     feed = parsed.get("feed", {})
-    ttl = str(feed.get("ttl", "")).strip()
-    if ttl.isdigit() and int(ttl) > 0:
-        return int(ttl) * 60.0
+    # A year at most: a 5,000-digit <ttl> is "rarely", not a crash.
+    ttl = whole_number(feed.get("ttl"), 525_600)
+    if ttl:
+        return ttl * 60.0
     period = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 2592000}.get(
         str(feed.get("sy_updateperiod", "")).strip().lower()
     )
     if period:
-        frequency = str(feed.get("sy_updatefrequency", "1")).strip()
-        return period / (int(frequency) if frequency.isdigit() and int(frequency) > 0 else 1)
+        frequency = whole_number(feed.get("sy_updatefrequency"), 10_000)
+        return period / (frequency or 1)
     return None
+
+
+# Entries read per feed: a feed of a million entries is an attack or a mistake.
+MAX_ENTRIES = 1000
 
 
 def parse_feed(document: FeedDocument, feed: FeedConfig) -> ParsedFeed:
@@ -213,23 +222,33 @@ def parse_feed(document: FeedDocument, feed: FeedConfig) -> ParsedFeed:
         # from bytes that are not UTF-8 is not that, and a second guess only changes it.
         repair=not guessed(declared, used),
     )
-    links = [
-        _link(entry, position, base, feed.id, warnings)
-        for position, entry in enumerate(parsed.entries)
-    ]
-    entries = [
-        _entry(entry, page, link) for entry, (page, link) in zip(parsed.entries, links, strict=True)
-    ]
+    raw = list(parsed.entries)
+    if len(raw) > MAX_ENTRIES:
+        warnings.append(f"{feed.id}: {len(raw)} entries; the first {MAX_ENTRIES} are read")
+        raw = raw[:MAX_ENTRIES]
+    # One entry's bad value (a link like "http://[::1", a port 99999) costs that
+    # entry, with a warning, never the feed.
+    readable: list[tuple[int, Any, str | None, str | None, Any]] = []
+    for position, entry in enumerate(raw):
+        try:
+            page, link = _link(entry, position, base, feed.id, warnings)
+            readable.append((position, entry, page, link, _entry(entry, page, link)))
+        except Exception as exc:
+            warnings.append(f"{feed.id}: entry {position} unreadable ({_why(exc)}); skipped")
     articles: list[Article] = []
     identities: dict[str, Identity] = {}
-    for position, assigned in enumerate(assign(entries, feed.id)):
+    for (position, entry, page, link, _), assigned in zip(
+        readable, assign([r[4] for r in readable], feed.id), strict=True
+    ):
         if assigned.repeats is not None:
-            warnings.append(
-                f"{feed.id}: entry {position} repeats entry {assigned.repeats}; skipped"
-            )
+            repeated = readable[assigned.repeats][0]
+            warnings.append(f"{feed.id}: entry {position} repeats entry {repeated}; skipped")
             continue
-        page, link = links[position]
-        article = _article(parsed.entries[position], assigned.id, page, link, context)
+        try:
+            article = _article(entry, assigned.id, page, link, context)
+        except Exception as exc:
+            warnings.append(f"{feed.id}: entry {position} unreadable ({_why(exc)}); skipped")
+            continue
         articles.append(article)
         identities[article.id] = assigned.identity
     return ParsedFeed(
@@ -238,6 +257,10 @@ def parse_feed(document: FeedDocument, feed: FeedConfig) -> ParsedFeed:
         update_hint=update_hint_seconds(parsed),
         identities=identities,
     )
+
+
+def _why(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
 @dataclass(frozen=True)
@@ -260,7 +283,16 @@ def _link(
     link = str(entry.get("link") or (guid if "://" in guid else "")).strip()
     if not link:
         return None, None
-    url = canonical_url(link, base=base)
+    try:
+        url = canonical_url(link, base=base)
+        urljoin(base, link)
+        urlsplit(url).port  # noqa: B018 (raises on a port out of range)
+    except ValueError as exc:  # "http://[::1", port 99999: no usable link
+        warnings.append(
+            f"{feed_id}: entry {position} link {link[:80]!r} is malformed ({exc}); "
+            "kept without a link"
+        )
+        return None, None
     if not url.startswith(("http://", "https://")) and entry.get("guidislink"):
         return None, None  # an Atom id or GUID such as urn:uuid:…, not a link
     if not url.startswith(("http://", "https://")):

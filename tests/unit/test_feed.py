@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.feed import FeedError, parse_feed, read_feed
+from connectors.feed import MAX_ENTRIES, FeedDocument, FeedError, ParsedFeed, parse_feed, read_feed
 from connectors.feedlist import FeedConfig
 from tests.conftest import DATA, SAMPLE_FEED
 from vigie.article import Article
@@ -148,3 +148,50 @@ def test_mojibake_is_repaired_and_said(tmp_path: Path) -> None:
     )
     assert b.title == legit
     assert b.notes == ()
+
+
+def _hostile(items: str, channel: str = "") -> ParsedFeed:
+    xml = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+        f"<link>https://site.example/</link>{channel}{items}</channel></rss>"
+    )
+    document = FeedDocument(xml.encode(), "https://site.example/feed.xml", {})
+    return parse_feed(document, FeedConfig(id="h", url="https://site.example/feed.xml"))
+
+
+def _item(title: str, extra: str) -> str:
+    return f"<item><title>{title}</title>{extra}<description>{title} text</description></item>"
+
+
+def test_one_bad_value_costs_at_most_its_entry_never_the_feed() -> None:
+    parsed = _hostile(
+        _item("bracket", "<link>http://[::1</link>")
+        + _item("port", "<link>http://site.example:99999/a</link>")
+        + _item(
+            "future",
+            "<link>https://site.example/c</link><pubDate>Fri, 31 Dec 9999 23:59:59 -0100</pubDate>",
+        )
+        + _item(
+            "enclosure",
+            '<link>https://site.example/d</link><enclosure url="https://site.example/x.mp3" '
+            'length="²" type="audio/mpeg"/>',
+        )
+        + _item("ok", "<link>https://site.example/e</link>"),
+        channel=f"<ttl>{'9' * 5000}</ttl>",
+    )
+    by_title = {a.title: a for a in parsed.articles}
+    assert sorted(by_title) == ["bracket", "enclosure", "future", "ok", "port"]
+    assert by_title["bracket"].canonical_url is None  # kept, without a link
+    assert by_title["port"].canonical_url is None
+    assert by_title["future"].published_at is None  # the date is what is lost
+    assert by_title["enclosure"].media[0].length is None
+    assert by_title["ok"].canonical_url == "https://site.example/e"
+    assert sum("malformed" in w for w in parsed.warnings) == 2
+    assert parsed.update_hint == 525_600 * 60.0  # "a year", not 5,000 digits
+
+
+def test_a_feed_of_too_many_entries_is_read_up_to_the_cap() -> None:
+    items = "".join(_item(f"n{n}", f"<link>https://site.example/{n}</link>") for n in range(1005))
+    parsed = _hostile(items)
+    assert len(parsed.articles) == MAX_ENTRIES
+    assert any(f"the first {MAX_ENTRIES} are read" in w for w in parsed.warnings)
