@@ -170,6 +170,28 @@ def test_health_and_metrics(shared_stack: Stack) -> None:
     assert "vigie_articles_enriched_total" in metrics
 
 
+def test_the_worker_listens_on_its_host_only_and_guards_its_api(shared_stack: Stack) -> None:
+    wait_for("worker health", lambda: worker_health(shared_stack))
+    port = shared_stack.settings.web_port
+    # VIGIE_WEB_HOST is 127.0.0.1: another address of this machine gets no answer
+    # (Faust's web server used to listen on every interface).
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.2:{port}/health", timeout=2)
+    # Faust's own pages are off; the rules API needs the token and JSON.
+    assert httpx.get(shared_stack.url("/table/duplicates"), timeout=5).status_code == 404
+    assert httpx.get(shared_stack.url("/rules"), timeout=5).status_code == 401
+    token = {"Authorization": f"Bearer {shared_stack.env['VIGIE_API_TOKEN']}"}
+    sneaky = httpx.post(
+        shared_stack.url("/rules"),
+        content=b'{"id": "x", "query": {"text": "x"}, "destinations": [{"url": "https://a.example"}]}',
+        headers={**token, "Content-Type": "text/plain"},
+        timeout=5,
+    )
+    assert sneaky.status_code == 415
+    rebound = httpx.get(shared_stack.url("/rules"), headers={**token, "Host": "evil.example"})
+    assert rebound.status_code == 403
+
+
 @pytest.mark.opensearch_only(
     reason="offsets against Kafka; its engine writes are the end-to-end test's, 17 s"
 )
