@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: Path | None = None
+    # The largest message Vigie sends (the broker's max.message.bytes, 1 MB by
+    # default); a larger enriched article is dead-lettered, not lost.
+    kafka_max_message_bytes: int = Field(default=1_000_000, ge=10_000)
     # Which client talks to the engine at elasticsearch_url. The local services run
     # OpenSearch (see README); docker-compose runs Elasticsearch.
     search_engine: Literal["opensearch", "elasticsearch"] = "opensearch"

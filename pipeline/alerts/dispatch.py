@@ -11,25 +11,40 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import AsyncIterable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 
 from pipeline.alerts.delivery import AlertMessage, deliver
 from pipeline.alerts.rules import AlertRule
 from pipeline.alerts.store import RuleStore
-from pipeline.search.engine import SearchEngine, SearchEngineError
+from pipeline.search.engine import (
+    ENGINE_BACKOFF,
+    EngineUnavailable,
+    SearchEngine,
+    SearchEngineError,
+)
 from vigie import logs, outbound
 from vigie.deadletter import DeadLetters, Event, invalid
 from vigie.outbound import masked
-from vigie.retry import Backoff
+from vigie.retry import Backoff, until_done
 from vigie.settings import Settings
 
 log = logs.get(__name__)
+
+# Delivery records kept in memory while the deliveries index is unreachable.
+UNRECORDED_MAX = 10_000
+UNRECORDED = Gauge(
+    "vigie_delivery_records_pending", "Delivery records waiting for the engine to come back"
+)
+UNRECORDED_LOST = Counter(
+    "vigie_delivery_records_lost_total", "Delivery records dropped: too many kept while down"
+)
 
 # How long "this rule fired on this article" is remembered.
 _REMEMBER_SECONDS = 30 * 24 * 3600
@@ -82,15 +97,53 @@ class Dispatcher:
         # rules), and the digest timer runs beside them: one rule's state is read,
         # changed and saved under its lock, or an update would be lost.
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._unrecorded: deque[tuple[str, dict[str, Any]]] = deque(maxlen=UNRECORDED_MAX)
 
     async def record(self, attempt: dict[str, Any]) -> None:
-        """One line in the deliveries index; a failure to record never stops delivery."""
+        """One line in the deliveries index. The engine being down never stops
+        delivery: the record waits in memory (the newest UNRECORDED_MAX) and is
+        written by `flush_records` once the engine answers."""
         document = {**attempt, "at": datetime.now(UTC).isoformat()}
         doc_id = f"{attempt['delivery_id']}-{attempt.get('attempt', 0)}-{time.time_ns()}"
+        if self._unrecorded:  # keep them in order
+            self._keep(doc_id, document)
+            return
         try:
             await asyncio.to_thread(self._engine.put_document, self._deliveries, doc_id, document)
         except SearchEngineError as exc:
-            log.warning("delivery_not_recorded", reason=str(exc), delivery=attempt)
+            log.warning("deliveries_index_unavailable", reason=str(exc), kept_for_later=True)
+            self._keep(doc_id, document)
+
+    def _keep(self, doc_id: str, document: dict[str, Any]) -> None:
+        if len(self._unrecorded) == self._unrecorded.maxlen:
+            UNRECORDED_LOST.inc()
+        self._unrecorded.append((doc_id, document))
+        UNRECORDED.set(len(self._unrecorded))
+
+    async def flush_records(self) -> None:
+        """Write the records kept while the engine was down (a Faust timer calls this)."""
+        while self._unrecorded:
+            doc_id, document = self._unrecorded[0]
+            try:
+                await asyncio.to_thread(
+                    self._engine.put_document, self._deliveries, doc_id, document
+                )
+            except SearchEngineError:
+                return
+            self._unrecorded.popleft()
+            UNRECORDED.set(len(self._unrecorded))
+            if not self._unrecorded:
+                log.info("deliveries_index_available", records_written_late=True)
+
+    async def _rule(self, rule_id: str) -> AlertRule | None:
+        # The engine being down holds this rule's alerts (their offsets wait), and
+        # only them: other rules' alerts go on in the other delivery actors.
+        return await until_done(
+            lambda: asyncio.to_thread(self._store.get, rule_id),
+            transient=EngineUnavailable,
+            backoff=ENGINE_BACKOFF,
+            what="rule_lookup",
+        )
 
     def _rule_state(self, rule_id: str) -> dict[str, Any]:
         state = self._state.get(rule_id) or {}
@@ -124,7 +177,7 @@ class Dispatcher:
             await self._handle(event, alert)
 
     async def _handle(self, event: Event, alert: AlertMessage) -> None:
-        rule = await asyncio.to_thread(self._store.get, alert.rule_id)
+        rule = await self._rule(alert.rule_id)
         note = {
             "delivery_id": alert.alert_id,
             "rule_id": alert.rule_id,
@@ -167,7 +220,7 @@ class Dispatcher:
         state = self._rule_state(rule_id)
         if not state["digest"]:
             return
-        rule = await asyncio.to_thread(self._store.get, rule_id)
+        rule = await self._rule(rule_id)
         window = rule.digest_seconds if rule else 0.0
         if time.time() - (state["digest_since"] or 0) < window:
             return

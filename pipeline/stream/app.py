@@ -129,6 +129,7 @@ def create_app(
         enriched,
         dead_letters,
         settings.enrich_deadline_seconds,
+        settings.kafka_max_message_bytes,
     )
     indexed = 0
 
@@ -200,6 +201,7 @@ def create_app(
 
     app.timer(interval=settings.bulk_max_wait_seconds / 2)(flush_waiting_batches)
     app.timer(interval=1.0)(dispatcher.flush_digests)
+    app.timer(interval=5.0)(dispatcher.flush_records)
     app.timer(interval=settings.rollover_check_seconds)(roll_over)
 
     async def serve_web() -> None:

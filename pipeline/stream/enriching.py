@@ -30,12 +30,14 @@ class EnrichStage:
         enriched: Topic,
         dead_letters: DeadLetters,
         deadline: float = 10.0,
+        max_bytes: int = 1_000_000,
     ) -> None:
         self._enricher = enricher
         self._duplicates = duplicates
         self._enriched = enriched
         self._dead_letters = dead_letters
         self._deadline = deadline
+        self._max_bytes = max_bytes
         # Off the event loop (health, the API and the other agents stay live), one
         # article at a time (the enricher is not shared between threads).
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="enrich")
@@ -66,5 +68,16 @@ class EnrichStage:
             log.exception("enrich_failed", article_id=article.id)
             await self._dead_letters.send(event, "enrich", f"enrichment failed: {exc!r}")
             return
-        await self._enriched.send(key=result.id.encode(), value=result.model_dump_json().encode())
+        value = result.model_dump_json().encode()
+        if len(value) > self._max_bytes:
+            # Kafka would refuse it, and the agent would crash with its offset
+            # committed: the article would vanish without a trace.
+            await self._dead_letters.send(
+                event,
+                "enrich",
+                f"enriched article is {len(value)} bytes, over the {self._max_bytes}-byte "
+                "message limit (VIGIE_KAFKA_MAX_MESSAGE_BYTES)",
+            )
+            return
+        await self._enriched.send(key=result.id.encode(), value=value)
         ENRICHED.inc()

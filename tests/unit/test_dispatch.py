@@ -14,8 +14,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from aiohttp import web
 
+from pipeline.alerts import dispatch
 from pipeline.alerts.delivery import AlertMessage, alert_id
 from pipeline.alerts.dispatch import DeliveryPolicy, Dispatcher
 from pipeline.alerts.rules import AlertRule, parse_rule
@@ -351,7 +353,7 @@ def test_a_busy_receiver_is_tried_again_then_dead_lettered_after_the_last_attemp
     _dispatch(scenario)
 
 
-def test_a_failure_to_record_does_not_stop_delivery() -> None:
+def test_a_failure_to_record_does_not_stop_delivery_and_records_follow_later() -> None:
     async def scenario(h: Harness) -> None:
         rule = h.rule("baltique")
         h.engine.fail("put_document", EngineUnavailable("deliveries index down"))
@@ -359,9 +361,13 @@ def test_a_failure_to_record_does_not_stop_delivery() -> None:
         events = await h.send(alert, alert)
         assert len(h.receiver.to("/ok")) == 1  # delivered, and still never twice
         assert h.records() == []
-        assert [args[0] for args in h.engine.called("put_document")][-2:] == [DELIVERIES] * 2
         assert [e.acks for e in events] == [1, 1]
         assert h.dead_letters.sent == []
+        await h.dispatcher.flush_records()  # the engine is still down: nothing lost
+        assert h.records() == []
+        h.engine.heal("put_document")
+        await h.dispatcher.flush_records()
+        assert h.statuses() == ["delivered", "suppressed"]  # in their order
 
     _dispatch(scenario)
 
@@ -376,5 +382,25 @@ def test_an_alert_replayed_from_the_dlq_after_a_failed_delivery_is_delivered() -
         await h.send(alert)  # the dead letter's payload, replayed after the fix
         assert len(h.receiver.to("/gone")) == 2
         assert h.statuses() == ["failed", "delivered"]
+
+    _dispatch(scenario)
+
+
+def test_an_engine_down_while_alerts_wait_holds_them_and_delivers_each_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The rule lookup failing used to raise out of the agent: Faust gave up
+    after a few restarts and the worker exited."""
+    monkeypatch.setattr(dispatch, "ENGINE_BACKOFF", Backoff(start=0.001, cap=0.002))
+
+    async def scenario(h: Harness) -> None:
+        rule = h.rule("baltique")
+        h.engine.fail("get_document", EngineUnavailable("engine down"), times=3)
+        first, second = _alert(rule, 1), _alert(rule, 2)
+        events = await h.send(first, second)
+        keys = [c["key"] for c in h.receiver.to("/ok")]
+        assert keys == [first.alert_id, second.alert_id]
+        assert [e.acks for e in events] == [1, 1]
+        assert len(h.engine.called("get_document")) >= 3 + 2
 
     _dispatch(scenario)

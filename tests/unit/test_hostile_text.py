@@ -89,3 +89,28 @@ def test_connector_notes_survive_enrichment(enricher: Enricher) -> None:
         fetched_at=datetime(2025, 3, 1, tzinfo=UTC),
     )
     assert "published_at: unreadable date 'hier'" in enricher.enrich(article).notes
+
+
+def test_an_enriched_article_over_the_message_limit_is_dead_lettered(enricher: Enricher) -> None:
+    """It used to crash the agent after its offset was committed: gone, no trace."""
+    dead_letters, out = ListDeadLetters(), FakeTopic()
+    stage = EnrichStage(enricher, DuplicateIndex({}), out, dead_letters, max_bytes=20_000)
+    event = FakeEvent(raw_message("https://x.example/big", "Titre", "La Russie. " * 5_000))
+    asyncio.run(stage.run(stream([event])))
+    assert out.sent == []
+    ((_, stage_name, reason),) = dead_letters.sent
+    assert stage_name == "enrich"
+    assert "over the 20000-byte message limit" in reason
+    assert event.acks == 1
+
+
+def test_a_900_kb_title_is_cut_and_sent_on(enricher: Enricher) -> None:
+    dead_letters, out = ListDeadLetters(), FakeTopic()
+    stage = EnrichStage(enricher, DuplicateIndex({}), out, dead_letters)
+    event = FakeEvent(raw_message("https://x.example/title", "Moscou " * 130_000, "La Russie."))
+    asyncio.run(stage.run(stream([event])))
+    assert dead_letters.sent == []
+    ((_, value),) = out.sent
+    sent = Article.model_validate_json(value)
+    assert len(sent.title) <= TITLE_CHARS
+    assert any(note.startswith("title cut from") for note in sent.notes)
