@@ -23,14 +23,15 @@ from connectors.produce import DeliveryError, Sent, make_producer, send_each
 from connectors.state import State
 from vigie import logs
 from vigie.deadletter import dead_letter
+from vigie.health import Dependency, unreachable
 from vigie.retry import Backoff
 
 log = logs.get("vigie.connector")
 
 Row = tuple[int, str, bytes]  # (outbox seq, article id, JSON payload)
 
-# Kafka down: try again after 1 s, doubling up to 30 s.
-_KAFKA_BACKOFF = Backoff(start=1.0, cap=30.0)
+# Kafka down: try again after 1 s, doubling up to 5 s (catch up soon once it is back).
+_KAFKA_BACKOFF = Backoff(start=1.0, cap=5.0)
 
 
 class OutboxRelay:
@@ -42,7 +43,7 @@ class OutboxRelay:
         self._producer: KafkaProducer | None = None
         self._pending = asyncio.Event()
         self._lock = threading.Lock()
-        self.kafka_ok: bool | None = None  # None until the first pass
+        self.kafka = Dependency("kafka")
         self.seconds = 0.0  # time spent producing (benchmarks)
 
     def wake(self) -> None:
@@ -67,6 +68,12 @@ class OutboxRelay:
                     return
                 self._pending.clear()
                 await _first(stop, self._pending, 5.0)
+                if not self._pending.is_set():  # idle: is the broker still there?
+                    servers = self._kafka["bootstrap_servers"]
+                    if why := await asyncio.to_thread(unreachable, servers):
+                        self.kafka.down(why)
+                    else:
+                        self.kafka.up()
                 continue
             try:
                 # Kafka only in the thread: SQLite stays on the event loop's thread.
@@ -75,12 +82,7 @@ class OutboxRelay:
             except DeliveryError as exc:
                 failures += 1
                 wait = _KAFKA_BACKOFF.delay(failures)
-                log.error(
-                    "kafka_delivery_failed",
-                    reason=str(exc),
-                    waiting=self._state.outbox_size(),
-                    retry_in=round(wait, 1),
-                )
+                self.kafka.down(f"{exc}; {self._state.outbox_size()} articles wait")
                 if stop.is_set():
                     return
                 await _first(stop, asyncio.Event(), wait)
@@ -114,7 +116,6 @@ class OutboxRelay:
                 self._dead_letters(producer, rows, sent)
             return sent
         except DeliveryError:
-            self.kafka_ok = False
             ERRORS.labels("kafka").inc()
             raise
         finally:
@@ -160,12 +161,11 @@ class OutboxRelay:
         PRODUCED.inc(len(sent.acknowledged))
         OUTBOX.set(self._state.outbox_size())
         if sent.failed:
-            self.kafka_ok = False
             ERRORS.labels("kafka").inc()
             raise DeliveryError(
                 f"{len(sent.failed)} of {len(rows)} articles not delivered: {sent.failed[0][1]}"
             )
-        self.kafka_ok = True
+        self.kafka.up()
         return len(sent.acknowledged)
 
 

@@ -141,12 +141,16 @@ class Connector:
         log.info("feed_list_reloaded", feeds=len(self.feeds), problems=len(loaded.problems))
 
     def health(self) -> dict[str, Any]:
+        """Ready unless Kafka is known to be down (feeds failing are reported, but
+        one bad feed must not take the service out of rotation)."""
+        kafka = self.relay.kafka
         return {
-            "status": "ok" if self.relay.kafka_ok is not False else "degraded",
+            "status": "degraded" if kafka.ok is False else "ok",
             "feeds": len(self.feeds),
             "unhealthy_feeds": sorted(self.unhealthy),
             "outbox": self.state.outbox_size(),
-            "kafka": {None: "unknown", True: "ok", False: "down"}[self.relay.kafka_ok],
+            "kafka": {None: "unknown", True: "ok", False: "down"}[kafka.ok],
+            "dependencies": {kafka.name: kafka.report()},
         }
 
 

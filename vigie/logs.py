@@ -44,8 +44,14 @@ def logging_config(level: str) -> dict[str, Any]:
         # kafka-python logs every reconnect attempt at INFO/WARNING.
         # Client libraries log every request or reconnect at INFO.
         "loggers": {
-            name: {"level": "WARNING"}
-            for name in ("kafka", "httpx", "opensearch", "elastic_transport")
+            **{
+                name: {"level": "WARNING"}
+                for name in ("httpx", "opensearch", "elastic_transport")
+            },
+            # A broker that is down makes the Kafka clients warn at every reconnect
+            # (a log storm); Vigie says it once per outage (vigie/health.py).
+            "kafka": {"level": "CRITICAL"},
+            "aiokafka": {"level": "CRITICAL"},
         },
     }
 

@@ -75,11 +75,23 @@ async def until_done(
     failures = 0
     while True:
         try:
-            return await call()
+            result = await call()
         except transient as exc:
             failures += 1
             wait = backoff.delay(failures, getattr(exc, "retry_after", None))
-            log.warning(
-                f"{what}_retried", error=str(exc), failures=failures, retry_in=round(wait, 2)
-            )
+            if worth_saying(failures):
+                log.warning(
+                    f"{what}_retried", error=str(exc), failures=failures, retry_in=round(wait, 2)
+                )
             await asyncio.sleep(wait)
+        else:
+            if failures:
+                log.info(f"{what}_succeeded", after_failures=failures)
+            return result
+
+
+def worth_saying(failures: int) -> bool:
+    """Whether the `failures`-th failure in a row deserves a log line: the first,
+    then one in twelve (about a minute apart at a 5 s cap), so that an outage is
+    a few lines, not thousands."""
+    return failures == 1 or failures % 12 == 0

@@ -17,8 +17,9 @@ from vigie.retry import Backoff
 
 T = TypeVar("T")
 
-# How long to wait for an engine that is down or busy before asking again.
-ENGINE_BACKOFF = Backoff(start=0.5, cap=30.0)
+# How long to wait for an engine that is down or busy before asking again: up to
+# 5 s, so that work resumes within seconds of the engine coming back.
+ENGINE_BACKOFF = Backoff(start=0.5, cap=5.0)
 
 
 class SearchEngineError(RuntimeError):

@@ -42,6 +42,7 @@ from pipeline.stream.matching import RuleMatcher
 from vigie import logs, web
 from vigie.article import Article
 from vigie.deadletter import Event
+from vigie.health import Dependency, readiness, unreachable
 from vigie.settings import Settings
 
 log = logs.get(__name__)
@@ -199,6 +200,24 @@ def create_app(
         if new_index:
             log.info("rolled_over", alias=settings.index_articles, new_index=new_index)
 
+    engine_health, kafka_health = Dependency("search_engine"), Dependency("kafka")
+
+    async def check_dependencies() -> None:
+        try:
+            await asyncio.to_thread(engine.health)
+        except SearchEngineError as exc:
+            engine_health.down(str(exc))
+        else:
+            engine_health.up()
+        servers = settings.kafka_bootstrap_servers.split(",")
+        if why := await asyncio.to_thread(unreachable, servers):
+            kafka_health.down(why)
+        elif not app.consumer.assignment():
+            kafka_health.down("no partition assigned yet (starting, or the group is rebalancing)")
+        else:
+            kafka_health.up()
+
+    app.timer(interval=2.0)(check_dependencies)
     app.timer(interval=settings.bulk_max_wait_seconds / 2)(flush_waiting_batches)
     app.timer(interval=1.0)(dispatcher.flush_digests)
     app.timer(interval=5.0)(dispatcher.flush_records)
@@ -208,7 +227,7 @@ def create_app(
         runner = await web.serve(
             settings.web_host,
             settings.web_port,
-            lambda: {"status": "ok", "app": settings.app_id},
+            lambda: readiness(engine_health, kafka_health, app=settings.app_id),
             web.admin(
                 rules_api(rules, engine, settings.index_articles, settings.max_rules),
                 settings.api_token.get_secret_value() if settings.api_token else None,

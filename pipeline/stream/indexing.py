@@ -27,6 +27,7 @@ from pipeline.search.engine import ENGINE_BACKOFF, EngineUnavailable, SearchEngi
 from vigie import logs
 from vigie.article import Article
 from vigie.deadletter import DeadLetters, Event
+from vigie.retry import worth_saying
 
 log = logs.get(__name__)
 
@@ -102,5 +103,8 @@ class BulkIndexer:
             failures += 1
             wait = ENGINE_BACKOFF.delay(failures)
             INDEX_RETRIES.inc()
-            log.warning("bulk_retried", reason=reason, failures=failures, retry_in=round(wait, 2))
+            if worth_saying(failures):
+                log.warning(
+                    "bulk_retried", reason=reason, failures=failures, retry_in=round(wait, 2)
+                )
             await asyncio.sleep(wait)

@@ -5,6 +5,7 @@ that is down loses nothing."""
 from __future__ import annotations
 
 import signal
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -159,3 +160,36 @@ def test_an_article_kafka_refuses_does_not_hold_up_the_others(
     assert letter["reason"].startswith("article id1 (")
     assert "MessageSizeTooLarge" in letter["reason"]
     state.close()
+
+
+def test_kafka_down_is_a_few_log_lines_and_a_503_not_a_storm(
+    stack: Stack, served: Served, tmp_path: Path
+) -> None:
+    """A broker that is down used to make the Kafka client log every reconnect
+    (thousands of lines a second) while /health still said "ok"."""
+    _connector_env(stack, served, tmp_path)
+    stack.env["KAFKA_BOOTSTRAP_SERVERS"] = "127.0.0.1:9"  # nothing listens there
+    port = stack.env["VIGIE_CONNECTOR_WEB_PORT"]
+
+    def unavailable() -> dict[str, Any] | None:
+        try:
+            answer = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+        except httpx.HTTPError:
+            return None
+        return dict(answer.json()) if answer.status_code == 503 else None
+
+    connector = stack.start("connector", "run")
+    health = wait_for("/health to say Kafka is down", unavailable, timeout=30)
+    assert health["kafka"] == "down"
+    assert health["outbox"] >= 4  # kept for later
+    time.sleep(10)  # let an outage last: it must stay a few lines
+    connector.send_signal(signal.SIGTERM)
+    assert connector.wait(timeout=60) == 0
+    # This test polls its feeds every half second; the rest is what Kafka costs.
+    lines = [
+        line
+        for line in stack.worker_log(0).splitlines()
+        if '"feed_polled"' not in line and '"feed_failed"' not in line
+    ]
+    assert sum('"kafka_unavailable"' in line for line in lines) == 1
+    assert len(lines) < 10, "\n".join(lines[:40])

@@ -7,13 +7,19 @@ a stopped Elasticsearch would (test_engine_errors.py checks that)."""
 
 from __future__ import annotations
 
+import json
 import signal
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import httpx
 import pytest
 
+from pipeline.alerts.delivery import AlertMessage
+from pipeline.alerts.rules import parse_rule
 from pipeline.search.clients import connect
 from services import local as services
 from tests.conftest import make_article
@@ -95,3 +101,65 @@ def test_engine_outage_loses_nothing_and_doubles_nothing(
     assert sorted(hit.id for hit in hits) == sorted(a.id for a in before + during)
     assert total == 15
     assert again.poll() is None
+
+
+class _Hook(BaseHTTPRequestHandler):
+    keys: ClassVar[list[str]] = []
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).keys.append(self.headers.get("Idempotency-Key", ""))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+def test_engine_outage_with_alerts_pending_delivers_each_once_without_a_restart(
+    stack: Stack, search_service: services.Service
+) -> None:
+    """The rule lookup used to raise out of the deliver agent: Faust gave up after a
+    few restarts and the whole worker exited, enrichment and indexing with it."""
+    _Hook.keys.clear()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    token = {"Authorization": f"Bearer {stack.env['VIGIE_API_TOKEN']}"}
+    rule = {
+        "id": "baltique",
+        "query": {"text": "Baltique"},
+        "destinations": [{"url": f"http://127.0.0.1:{server.server_address[1]}/hook"}],
+        "suppress_duplicates": False,
+    }
+    articles = [
+        make_article(f"https://baltique.example/{n}", f"Baltique {n}", f"Mer Baltique {n}.")
+        for n in range(8)
+    ]
+    alerts = [AlertMessage.of(parse_rule(rule), a).model_dump_json().encode() for a in articles]
+    worker = stack.start_worker()
+    try:
+
+        def created() -> bool | None:
+            try:
+                answer = httpx.post(stack.url("/rules"), json=rule, headers=token, timeout=5)
+            except httpx.HTTPError:
+                return None
+            return answer.status_code == 201 or None
+
+        wait_for("the rules API", created, timeout=90)
+        stack.produce(stack.settings.topic_alerts, alerts[:3])  # (keyed "test": one partition)
+        wait_for("three deliveries", lambda: len(_Hook.keys) >= 3 or None)
+        if services.stop(search_service) != f"{search_service.name}: stopped":
+            pytest.fail("could not stop the search engine (started from another checkout?)")
+        stack.produce(stack.settings.topic_alerts, alerts[3:])
+        time.sleep(15)  # alerts wait for their rule; the worker must not give up
+        assert worker.poll() is None, stack.worker_log(0)[-3000:]
+        services.start(search_service)
+        wait_for("every alert", lambda: len(_Hook.keys) >= 8 or None, timeout=120)
+        time.sleep(3)  # anything sent twice would show up now
+        assert sorted(_Hook.keys) == sorted(json.loads(a)["alert_id"] for a in alerts)
+        assert worker.poll() is None, "the worker was never restarted"
+    finally:
+        server.shutdown()
+        services.start(search_service)

@@ -164,7 +164,12 @@ def test_malformed_messages_go_to_the_dlq_and_the_worker_goes_on(
 
 def test_health_and_metrics(shared_stack: Stack) -> None:
     health = wait_for("worker health", lambda: worker_health(shared_stack))
-    assert health == {"status": "ok", "app": shared_stack.settings.app_id}
+    assert health["status"] == "ok"
+    assert health["app"] == shared_stack.settings.app_id
+    assert {name: d["state"] for name, d in health["dependencies"].items()} == {
+        "search_engine": "ok",
+        "kafka": "ok",
+    }
     metrics = httpx.get(shared_stack.url("/metrics"), timeout=5).text
     assert 'vigie_dead_letters_total{stage="enrich"} 3.0' in metrics
     assert "vigie_articles_enriched_total" in metrics
