@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     # The largest message Vigie sends (the broker's max.message.bytes, 1 MB by
     # default); a larger enriched article is dead-lettered, not lost.
     kafka_max_message_bytes: int = Field(default=1_000_000, ge=10_000)
+    # How long the group waits for a silent worker before giving its partitions
+    # to the others (Kafka allows 6-300 s by default).
+    kafka_session_timeout_seconds: float = Field(default=10.0, ge=6, le=300)
     # Which client talks to the engine at elasticsearch_url. The local services run
     # OpenSearch (see README); docker-compose runs Elasticsearch.
     search_engine: Literal["opensearch", "elasticsearch"] = "opensearch"
@@ -64,6 +67,7 @@ class Settings(BaseSettings):
     index_articles: str = "news-articles"
     index_alert_rules: str = "vigie-alert-rules"
     index_deliveries: str = "vigie-deliveries"
+    index_alert_marks: str = "vigie-alert-marks"
     topic_alerts: str = "news.alerts"
     # Webhooks: attempts per delivery (with exponential backoff from
     # delivery_backoff_seconds, or the receiver's Retry-After) and time per attempt.
@@ -209,6 +213,7 @@ def private_environment(purpose: str) -> dict[str, str]:
         "VIGIE_INDEX_ARTICLES": f"{purpose}-{tag}-articles",
         "VIGIE_INDEX_ALERT_RULES": f"{purpose}-{tag}-alert-rules",
         "VIGIE_INDEX_DELIVERIES": f"{purpose}-{tag}-deliveries",
+        "VIGIE_INDEX_ALERT_MARKS": f"{purpose}-{tag}-alert-marks",
         "VIGIE_APP_ID": f"vigie-{purpose}-{tag}",
         "VIGIE_WEB_PORT": str(port),
         "VIGIE_CONNECTOR_WEB_PORT": str(connector_port),

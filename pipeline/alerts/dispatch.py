@@ -1,10 +1,11 @@
 """From a match to a webhook call: never twice for an article or its
 near-duplicates, throttled, or gathered into digests; every decision recorded.
 
-State per rule lives in a Faust table keyed by rule id (news.alerts is keyed by
-rule id too, so a rule's alerts and state share a partition). It is saved after
-the calls are made: a stop in the middle sends again after the restart, with the
-same Idempotency-Key (at least once; receivers drop the repeat).
+"Fired on this article or a copy" lives in the engine (pipeline/alerts/marks.py),
+claimed by the alert before its call: a stop in the middle finds its own claim
+after the restart and sends again, with the same Idempotency-Key (at least once;
+receivers drop the repeat). A rule's small state (throttle times, the digest
+being gathered) lives in a Faust table keyed by rule id.
 """
 
 from __future__ import annotations
@@ -12,15 +13,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict, deque
-from collections.abc import AsyncIterable, MutableMapping
+from collections.abc import AsyncIterable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 
 from pipeline.alerts.delivery import AlertMessage, deliver
+from pipeline.alerts.marks import Marks
 from pipeline.alerts.rules import AlertRule
 from pipeline.alerts.store import RuleStore
 from pipeline.search.engine import (
@@ -46,8 +48,9 @@ UNRECORDED_LOST = Counter(
     "vigie_delivery_records_lost_total", "Delivery records dropped: too many kept while down"
 )
 
-# How long "this rule fired on this article" is remembered.
-_REMEMBER_SECONDS = 30 * 24 * 3600
+# A digest sent early rather than grown without bound within its window.
+DIGEST_MAX = 100
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,9 @@ class Dispatcher:
         policy: DeliveryPolicy,
         state: MutableMapping[str, Any],
         dead_letters: DeadLetters,
+        marks: Marks,
     ) -> None:
+        self._marks = marks
         self._store = store
         self._engine = engine
         self._deliveries = deliveries_index
@@ -136,29 +141,27 @@ class Dispatcher:
                 log.info("deliveries_index_available", records_written_late=True)
 
     async def _rule(self, rule_id: str) -> AlertRule | None:
-        # The engine being down holds this rule's alerts (their offsets wait), and
-        # only them: other rules' alerts go on in the other delivery actors.
-        return await until_done(
-            lambda: asyncio.to_thread(self._store.get, rule_id),
-            transient=EngineUnavailable,
-            backoff=ENGINE_BACKOFF,
-            what="rule_lookup",
-        )
+        return await self._retrying(lambda: self._store.get(rule_id), "rule_lookup")
 
     def _rule_state(self, rule_id: str) -> dict[str, Any]:
+        """A rule's small state: when each destination was last called (throttle)
+        and the digest being gathered (at most DIGEST_MAX alerts)."""
         state = self._state.get(rule_id) or {}
-        now = time.time()
         return {
-            "fired": {
-                k: t for k, t in state.get("fired", {}).items() if now - t < _REMEMBER_SECONDS
-            },
-            "groups": {
-                k: t for k, t in state.get("groups", {}).items() if now - t < _REMEMBER_SECONDS
-            },
             "last_sent": dict(state.get("last_sent", {})),
             "digest": list(state.get("digest", [])),
             "digest_since": state.get("digest_since"),
         }
+
+    async def _retrying(self, call: Callable[[], T], what: str) -> T:
+        # The engine being down holds this rule's alerts (their offsets wait), and
+        # only them: other rules' alerts go on in the other delivery actors.
+        return await until_done(
+            lambda: asyncio.to_thread(call),
+            transient=EngineUnavailable,
+            backoff=ENGINE_BACKOFF,
+            what=what,
+        )
 
     async def run(self, events: AsyncIterable[Event]) -> None:
         """The `deliver` agent's loop. Each event is acked once handled: an event
@@ -186,27 +189,46 @@ class Dispatcher:
         if rule is None or not rule.enabled:
             await self.record({**note, "status": "skipped", "error": "rule deleted or disabled"})
             return
-        state = self._rule_state(rule.id)
         article_id = alert.article["id"]
         group = alert.article.get("duplicate_of") or article_id
-        if article_id in state["fired"] or (rule.suppress_duplicates and group in state["groups"]):
+        keys = [f"a:{article_id}", *([f"g:{group}"] if rule.suppress_duplicates else [])]
+        taken = await self._retrying(
+            lambda: self._marks.claim(rule.id, keys, alert.alert_id), "alert_mark"
+        )
+        if taken is not None:
             await self.record(
                 {**note, "status": "suppressed", "error": "already fired for it or a copy"}
             )
             return
-        now = time.time()
-        state["fired"][article_id] = now
-        state["groups"][group] = now
+        state = self._rule_state(rule.id)
         if rule.digest_seconds:
             state["digest"].append(alert.model_dump(mode="json"))
-            state["digest_since"] = state["digest_since"] or now
+            state["digest_since"] = state["digest_since"] or time.time()
+            if len(state["digest"]) >= DIGEST_MAX:
+                state["digest_since"] = 1.0  # full: sent at the next tick
             await self.record({**note, "status": "digested"})
-        elif not await self._send(event, rule, [alert], state):
+            settled = True
+        else:
+            settled = await self._send(event, rule, [alert], state)
+        self._state[rule.id] = state
+        if settled:
+            await self._retrying(
+                lambda: self._marks.settle(rule.id, keys, alert.alert_id), "alert_mark"
+            )
+        else:
             # Dead-lettered: a replay of that letter, once the receiver is fixed,
             # must be sent, not suppressed as "already fired".
-            del state["fired"][article_id]
-            state["groups"].pop(group, None)
-        self._state[rule.id] = state
+            await self._retrying(lambda: self._marks.release(rule.id, keys), "alert_mark")
+
+    async def expire_marks(self) -> None:
+        """Forget what rules fired on long ago (a Faust timer calls this hourly)."""
+        try:
+            forgotten = await asyncio.to_thread(self._marks.expire)
+        except SearchEngineError as exc:
+            log.warning("alert_marks_not_expired", reason=str(exc))
+            return
+        if forgotten:
+            log.info("alert_marks_expired", count=forgotten)
 
     async def flush_digests(self) -> None:
         """Send every digest whose window is over (a Faust timer calls this)."""

@@ -178,6 +178,21 @@ class SearchEngine:
             lambda: self._client.index(index=index, id=doc_id, body=document, refresh=refresh)
         )
 
+    def create_document(self, index: str, doc_id: str, document: Mapping[str, Any]) -> bool:
+        """Create a document unless one with this id exists (then False): an atomic,
+        real-time claim, the same for every worker."""
+        try:
+            self._call(
+                lambda: self._client.index(
+                    index=index, id=doc_id, body=document, op_type="create", refresh="false"
+                )
+            )
+        except DocumentRejected as exc:
+            if " 409" in str(exc) or "version_conflict" in str(exc):
+                return False
+            raise
+        return True
+
     def get_document(self, index: str, doc_id: str) -> dict[str, Any] | None:
         try:
             found = self._call(lambda: self._client.get(index=index, id=doc_id))

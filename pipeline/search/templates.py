@@ -52,10 +52,16 @@ class Indices:
     articles: str  # the alias searches read and the worker writes to
     rules: str
     deliveries: str
+    marks: str  # which articles each rule fired on (pipeline/alerts/marks.py)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Indices:
-        return cls(settings.index_articles, settings.index_alert_rules, settings.index_deliveries)
+        return cls(
+            settings.index_articles,
+            settings.index_alert_rules,
+            settings.index_deliveries,
+            settings.index_alert_marks,
+        )
 
 
 @dataclass(frozen=True)
@@ -133,6 +139,21 @@ DELIVERIES_BODY = {
 }
 
 
+MARKS_BODY = {
+    "settings": {"number_of_shards": 1, "number_of_replicas": 0},
+    "mappings": {
+        "dynamic": "strict",
+        "properties": {
+            "rule_id": {"type": "keyword"},
+            "key": {"type": "keyword"},
+            "alert_id": {"type": "keyword"},
+            "status": {"type": "keyword"},
+            "at": {"type": "date"},
+        },
+    },
+}
+
+
 def setup(engine: SearchEngine, indices: Indices, config_dir: Path) -> list[str]:
     """The articles' templates and write alias, the rules index and the deliveries
     index, each made if missing. Idempotent; returns what it did."""
@@ -140,6 +161,7 @@ def setup(engine: SearchEngine, indices: Indices, config_dir: Path) -> list[str]
     for name, body in (
         (indices.rules, rules_body(config_dir)),
         (indices.deliveries, DELIVERIES_BODY),
+        (indices.marks, MARKS_BODY),
     ):
         if not engine.index_exists(name) and engine.create_index(name, body):
             done.append(f"index {name}")

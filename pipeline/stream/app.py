@@ -27,6 +27,7 @@ import faust
 
 from pipeline.alerts.api import routes as rules_api
 from pipeline.alerts.dispatch import DeliveryPolicy, Dispatcher
+from pipeline.alerts.marks import Marks
 from pipeline.alerts.store import RuleStore
 from pipeline.enrichment.duplicates import DuplicateIndex
 from pipeline.enrichment.enrich import Enricher
@@ -96,6 +97,10 @@ def create_app(
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         broker_credentials=_credentials(settings),
+        # A worker killed without a goodbye (kill -9, a lost machine) keeps its
+        # partitions until the group gives up on it: seconds, not Kafka's minute.
+        broker_session_timeout=settings.kafka_session_timeout_seconds,
+        broker_heartbeat_interval=min(3.0, settings.kafka_session_timeout_seconds / 3),
         # Do not wait on shutdown for events that are not acked: while the engine is
         # down the `index` batch never will be. They stay uncommitted and are read
         # again after the restart.
@@ -162,6 +167,7 @@ def create_app(
         DeliveryPolicy.from_settings(settings),
         alert_state,
         dead_letters,
+        Marks(engine, settings.index_alert_marks),
     )
 
     @app.agent(raw, name="enrich")
@@ -221,6 +227,7 @@ def create_app(
     app.timer(interval=settings.bulk_max_wait_seconds / 2)(flush_waiting_batches)
     app.timer(interval=1.0)(dispatcher.flush_digests)
     app.timer(interval=5.0)(dispatcher.flush_records)
+    app.timer(interval=3600.0)(dispatcher.expire_marks)
     app.timer(interval=settings.rollover_check_seconds)(roll_over)
 
     async def serve_web() -> None:

@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
+from pipeline.alerts.marks import Marks
 from pipeline.search.clients import connect
 from pipeline.search.engine import DocumentRejected, EngineUnavailable, NotFound, SearchEngine
+from pipeline.search.templates import MARKS_BODY
 from tests.esshim import ElasticsearchShim
 from tests.integration.conftest import Adapter
 
@@ -139,3 +141,27 @@ def test_a_missing_index_or_document_is_not_found(
     engine.put_document(index, "written", {"title": "x"}, wait=True)
     assert engine.get_document(index, "written") == {"title": "x"}
     assert engine.delete_document(index, "written", wait=True) is True
+
+
+def test_a_claim_by_id_is_won_once_and_old_marks_expire(adapter: Adapter) -> None:
+    """What alert marks rely on (pipeline/alerts/marks.py): create-if-absent is a
+    409 the second time, on both engines; marks past their time are deleted."""
+    engine = connect(adapter.settings(), timeout=10)
+    index = _name("claims")
+    try:
+        engine.create_index(index, MARKS_BODY)
+        marks = Marks(engine, index)
+        assert marks.claim("r", ["a:1"], "alert-1") is None
+        assert marks.claim("r", ["a:1"], "alert-1") is None  # its own pending claim
+        marks.settle("r", ["a:1"], "alert-1")
+        assert marks.claim("r", ["a:1"], "alert-1") == "a:1"  # fired: never twice
+        assert marks.claim("r", ["a:2", "a:1"], "alert-2") == "a:1"
+        assert marks.claim("r", ["a:2"], "alert-3") is None  # a:2 was released
+        old = {"rule_id": "r", "key": "a:0", "alert_id": "x", "status": "sent"}
+        engine.put_document(index, "old", {**old, "at": "2020-01-01T00:00:00+00:00"})
+        assert marks.expire() == 1
+        assert engine.get_document(index, "old") is None
+        assert marks.claim("r", ["a:1"], "alert-1") == "a:1"  # recent marks stay
+    finally:
+        engine.delete_index(index)
+        engine.close()

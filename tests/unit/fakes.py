@@ -175,6 +175,13 @@ class FakeEngine(SearchEngine):
         self._enter("put_document", index, doc_id, document, wait)
         self.documents[index][doc_id] = dict(document)
 
+    def create_document(self, index: str, doc_id: str, document: Mapping[str, Any]) -> bool:
+        self._enter("create_document", index, doc_id, document)
+        if doc_id in self.documents[index]:
+            return False
+        self.documents[index][doc_id] = dict(document)
+        return True
+
     def get_document(self, index: str, doc_id: str) -> dict[str, Any] | None:
         self._enter("get_document", index, doc_id)
         found = self.documents[index].get(doc_id)

@@ -382,7 +382,9 @@ def test_matching_waits_out_an_engine_that_is_down() -> None:
 
 # -- engine setup ---------------------------------------------------------------------
 
-NAMES = Indices(articles="news-test", rules="rules-test", deliveries="deliveries-test")
+NAMES = Indices(
+    articles="news-test", rules="rules-test", deliveries="deliveries-test", marks="marks-test"
+)
 
 
 def _rules_file(tmp_path: Path) -> Path:
@@ -407,7 +409,7 @@ def _setup(engine: FakeEngine, tmp_path: Path) -> EngineSetup:
 def test_ready_makes_the_indices_and_loads_the_valid_rules(tmp_path: Path) -> None:
     engine = FakeEngine()
     asyncio.run(_setup(engine, tmp_path).ready())
-    assert engine.indices == {"news-test-000001", "rules-test", "deliveries-test"}
+    assert engine.indices == {"news-test-000001", "rules-test", "deliveries-test", "marks-test"}
     assert [name for name, _ in engine.called("put_index_template")] == ["news-test-template"]
     assert set(engine.documents["rules-test"]) == {"coree"}
 
