@@ -1,6 +1,6 @@
-"""`vigie kibana import`: Kibana saved objects (config/kibana/*.ndjson) and their import through
-Kibana's saved-objects API: a data view on the articles alias, saved searches
-and a dashboard."""
+"""`vigie kibana import`: Kibana saved objects (vigie/data/kibana/*.ndjson) and their
+import through Kibana's saved-objects API: a data view on the articles alias, saved
+searches and a dashboard."""
 
 from __future__ import annotations
 
@@ -116,7 +116,7 @@ def kibana_import(
         str | None, typer.Option(help="Kibana's URL (default: VIGIE_KIBANA_URL).")
     ] = None,
 ) -> None:
-    """Import the saved objects of config/kibana/ into Kibana (overwriting them)."""
+    """Import the saved objects Vigie ships (vigie/data/kibana/) into Kibana (overwriting them)."""
     settings = command_settings()
     key = settings.kibana_api_key.get_secret_value() if settings.kibana_api_key else None
     try:

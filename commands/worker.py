@@ -85,7 +85,7 @@ def worker(
         engine,
         Indices.from_settings(settings),
         settings.config_dir,
-        settings.config_dir / "alerts.yaml",
+        settings.alerts_file,
     )
     try:
         engine_setup.run()
@@ -100,6 +100,9 @@ def worker(
         engine_setup=engine_setup,
         exit_after=exit_after,
     )
+    # Faust's own local data goes to the Vigie home, not the current folder.
+    settings.home.mkdir(parents=True, exist_ok=True)
+    faust_app.conf.datadir = settings.home / f"{settings.app_id}-data"
     try:
         Worker(
             faust_app,
