@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
-from commands.common import command_settings, failure
+from commands.common import command_settings, failure, print_json
 
 services_app = typer.Typer(help="Local Kafka and search engine (no Docker needed).")
 
@@ -32,9 +34,15 @@ def services_down() -> None:
 
 
 @services_app.command("status")
-def services_status() -> None:
+def services_status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
     """Say whether each local service answers."""
     from services import local as services
 
-    for service in services.local_services(command_settings()):
+    known = services.local_services(command_settings())
+    if as_json:
+        print_json([services.status_of(service) for service in known])
+        return
+    for service in known:
         typer.echo(services.status(service))
