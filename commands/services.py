@@ -15,8 +15,14 @@ services_app = typer.Typer(help="Local Kafka and search engine (no Docker needed
 def services_up() -> None:
     """Fetch (first time), start and wait for Kafka and the search engine."""
     from services import local as services
+    from vigie.paths import checkout
 
     settings = command_settings()
+    if checkout() is None:  # the Maven poms and the launcher are not in the package
+        raise failure(
+            "`vigie services up` runs from a checkout; installed, use docker compose "
+            "(README, With Docker) or your own Kafka and search engine"
+        )
     for service in services.local_services(settings):
         try:
             typer.echo(services.start(service))
