@@ -36,6 +36,17 @@ def command_settings() -> Settings:
     return settings
 
 
+def feed_list(settings: Settings) -> typer.Exit | None:
+    """The error to raise when the feed list is not there (a configuration error)."""
+    if settings.feeds_file.is_file():
+        return None
+    return failure(
+        f"configuration: VIGIE_FEEDS_FILE: no feed list at {settings.feeds_file} (write one, "
+        "README config/feeds.yaml, or add an OPML list: vigie feeds import FILE.opml)",
+        code=2,
+    )
+
+
 def failure(message: str, code: int = 1) -> typer.Exit:
     """Say what went wrong in red on stderr; raise the result to exit with `code`.
     Called while handling an exception, with `vigie --debug`, its traceback first."""

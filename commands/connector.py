@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from commands.common import command_settings, failure, print_json
+from commands.common import command_settings, failure, feed_list, print_json
 from connectors.feedlist import load_feeds
 from vigie import logs, web
 from vigie.settings import Settings
@@ -34,6 +34,8 @@ def run(
     from connectors.state import State
 
     settings = command_settings()
+    if missing := feed_list(settings):
+        raise missing
     log = logs.get("vigie.connector")
     loaded = load_feeds(settings.feeds_file)
     for problem in loaded.problems:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from commands.common import command_settings, failure, print_json
+from commands.common import command_settings, failure, feed_list, print_json
 from connectors.feed import FeedError, document_of, parse_feed
 from connectors.feedlist import FeedConfig, import_opml, load_feeds, slug
 from connectors.fetch import Fetcher, FetchError
@@ -102,6 +102,8 @@ def import_(
 def validate() -> None:
     """Check feeds.yaml: every problem with its line; exit 1 if there is any."""
     settings = command_settings()
+    if missing := feed_list(settings):
+        raise missing
     loaded = load_feeds(settings.feeds_file)
     for problem in loaded.problems:
         typer.secho(str(problem), fg=typer.colors.RED, err=True)

@@ -36,9 +36,18 @@ def _unreachable() -> tuple[type[BaseException], ...]:
     return (KafkaError, SearchEngineError, TopicsUnavailable, DeliveryError, ConnectionError)
 
 
+def _misconfigured() -> tuple[type[BaseException], ...]:
+    """Errors in what the operator configured beyond the settings themselves: the
+    taxonomy of VIGIE_CONFIG_DIR, a spaCy model VIGIE_NER_MODELS names."""
+    from pipeline.enrichment.gazetteer import TaxonomyError
+    from pipeline.enrichment.ner import NerUnavailable
+
+    return (TaxonomyError, NerUnavailable)
+
+
 class VigieGroup(TyperGroup):
-    """Says in one line what an operator can fix: a bad setting (exit 2), Kafka or
-    the engine unreachable (exit 1). `vigie --debug` keeps the traceback."""
+    """Says in one line what an operator can fix: a bad setting or taxonomy (exit 2),
+    Kafka or the engine unreachable (exit 1). `vigie --debug` keeps the traceback."""
 
     # `Any`: the Context class is click's, or typer's own copy of click (typer >= 0.2x).
     def invoke(self, ctx: Any) -> Any:
@@ -49,7 +58,12 @@ class VigieGroup(TyperGroup):
                 typer.secho(f"configuration: {problem}", fg=typer.colors.RED, err=True)
             raise typer.Exit(EXIT_CONFIG) from exc
         except Exception as exc:
-            if OPTIONS.debug or not isinstance(exc, _unreachable()):
+            if OPTIONS.debug:
+                raise
+            if isinstance(exc, _misconfigured()):
+                typer.secho(f"configuration: {exc}", fg=typer.colors.RED, err=True)
+                raise typer.Exit(EXIT_CONFIG) from exc
+            if not isinstance(exc, _unreachable()):
                 raise
             reason = " ".join(str(exc).split()) or type(exc).__name__
             typer.secho(f"unreachable: {reason}", fg=typer.colors.RED, err=True)
@@ -61,6 +75,8 @@ app = typer.Typer(
     help="Vigie: streaming news monitor (feeds -> Kafka -> enrichment -> search index).",
     no_args_is_help=True,
     add_completion=False,
+    # A traceback must not print local variables: some hold credentials.
+    pretty_exceptions_show_locals=False,
 )
 app.add_typer(services_app, name="services")
 app.add_typer(es_app, name="es")

@@ -15,9 +15,10 @@ from pydantic_settings import (
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+from pydantic_settings import SettingsError as PydanticSettingsError
 
 from vigie import paths
-from vigie.settings_errors import SettingsError, explain, unknown_names
+from vigie.settings_errors import SettingsError, explain, unknown_names, unparsable
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -159,6 +160,16 @@ class Settings(BaseSettings):
             )
         return options
 
+    @field_validator("config_dir")
+    @classmethod
+    def _shipped_data(cls, value: Path) -> Path:
+        # A copy of vigie/data/ has them all; say so at start, not at the first article.
+        missing = [name for name in ("taxonomy", "search", "kibana") if not (value / name).is_dir()]
+        if missing:
+            lacking = ", ".join(f"{name}/" for name in missing)
+            raise ValueError(f"not a copy of vigie/data/: it has no {lacking}")
+        return value
+
     @field_validator("webhook_allow_networks")
     @classmethod
     def _networks(cls, value: str) -> str:
@@ -224,6 +235,8 @@ def load_settings() -> Settings:
         raise SettingsError([f"{yaml_file}: not valid YAML: {' '.join(str(exc).split())}"]) from exc
     except TypeError as exc:  # pydantic-settings reading a YAML list or scalar
         raise SettingsError([f"{yaml_file}: not a mapping of settings to values"]) from exc
+    except PydanticSettingsError as exc:  # a value the environment source cannot parse
+        raise SettingsError([unparsable(exc, env_name)]) from exc
 
 
 def private_environment(purpose: str) -> dict[str, str]:

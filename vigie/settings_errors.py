@@ -4,7 +4,8 @@ it (the environment variable, or the YAML file and key) and what is wrong."""
 from __future__ import annotations
 
 import difflib
-from collections.abc import Collection, Mapping
+import re
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -33,6 +34,15 @@ def unknown_names(environ: Mapping[str, str], known: Collection[str]) -> list[st
         for name in sorted(environ)
         if name.startswith("VIGIE_") and name not in known
     ]
+
+
+def unparsable(error: Exception, env_name: Callable[[str], str]) -> str:
+    """pydantic-settings' "error parsing value for field "x" from source "EnvSettingsSource""
+    (a dict or list setting whose value is not JSON), said with the variable's name."""
+    found = re.search(r'field "(\w+)"', str(error))
+    if found is None:
+        return " ".join(str(error).split())
+    return f"{env_name(found.group(1))}: not valid JSON (a mapping or list is expected)"
 
 
 def _value(field: str, given: object) -> str:

