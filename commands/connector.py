@@ -77,7 +77,7 @@ def _run_once(connector: Connector) -> None:
         MofNCompleteColumn(),
         TextColumn("{task.fields[line]}"),
     )
-    with Progress(*columns, console=Console(stderr=True)) as progress:
+    with Progress(*columns, console=Console(stderr=True)) as progress, logs.to_current_stderr():
         task = progress.add_task("feeds", total=len(connector.feeds), line="")
 
         def advance(outcome: Outcome) -> None:

@@ -10,9 +10,11 @@ Vigie's own events, which go through structlog, are always kept.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import logging.config
 import sys
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import structlog
@@ -118,6 +120,21 @@ def configure(level: str = "INFO", fmt: str | None = None) -> None:
         cache_logger_on_first_use=False,
     )
     sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+
+
+@contextlib.contextmanager
+def to_current_stderr() -> Iterator[None]:
+    """Log lines go to whatever sys.stderr is now, then back: under a progress bar
+    (rich puts a proxy there on a terminal) they are drawn above the bar instead of
+    through it."""
+    handlers = [h for h in logging.getLogger().handlers if isinstance(h, logging.StreamHandler)]
+    previous = [(handler, handler.setStream(sys.stderr)) for handler in handlers]
+    try:
+        yield
+    finally:
+        for handler, stream in previous:
+            if stream is not None:  # None: it was writing there already
+                handler.setStream(stream)
 
 
 def get(name: str) -> structlog.stdlib.BoundLogger:
