@@ -5,12 +5,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 VIGIE := $(BIN)/vigie
 
-.PHONY: run test check services-up services-down
+.PHONY: run test check wheel-check constraints services-up services-down
 
-$(VENV)/.installed: pyproject.toml
+# Versions pinned by constraints.txt (reproducible). The machine's own pip, not
+# upgraded: the one a user has, which wheel-check tests too.
+$(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --constraint constraints.txt -e '.[dev]'
 	touch $@
 
 services-up: $(VENV)/.installed
@@ -31,5 +32,21 @@ check: $(VENV)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: services-up check
+# Vigie installed as a user installs it: a wheel, in a fresh virtualenv made with this
+# machine's own pip, run from outside the checkout (.ci/wheel-check says more).
+wheel-check:
+	PYTHON=$(PYTHON) .ci/wheel-check
+
+test: services-up check wheel-check
 	$(BIN)/pytest
+
+# After changing dependencies in pyproject.toml: pin what a fresh install resolves
+# today (README, Upgrades), then review the diff.
+constraints:
+	rm -rf build/constraints-venv
+	$(PYTHON) -m venv build/constraints-venv
+	build/constraints-venv/bin/pip install --quiet '.[dev]'
+	{ sed -n '/^#/p' constraints.txt; build/constraints-venv/bin/pip freeze --exclude vigie; } \
+		> constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf build/constraints-venv

@@ -34,8 +34,9 @@ def _articles(feeds: Path, count: int, french: bool = False) -> tuple[list[dict[
     from connectors.feed import FeedError, parse_feed, read_feed
     from connectors.feedlist import FeedConfig, slug
     from pipeline.enrichment.clean import Cleaner
+    from vigie.paths import package_data
 
-    cleaner = Cleaner.from_config(REPO / "config" / "boilerplate.yaml")
+    cleaner = Cleaner.from_config(package_data() / "boilerplate.yaml")
     texts: list[dict[str, str]] = []
     origin = ""
     if feeds.is_dir():

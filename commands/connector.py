@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from commands.common import command_settings, failure
+from commands.common import command_settings, failure, feed_list, print_json
 from connectors.feedlist import load_feeds
 from vigie import logs, web
 from vigie.settings import Settings
@@ -34,13 +34,15 @@ def run(
     from connectors.state import State
 
     settings = command_settings()
+    if missing := feed_list(settings):
+        raise missing
     log = logs.get("vigie.connector")
     loaded = load_feeds(settings.feeds_file)
     for problem in loaded.problems:
         log.error("feed_list_problem", problem=str(problem))
     if not loaded.feeds:
         raise failure(f"no valid feed in {settings.feeds_file}")
-    _ensure_topics(settings, log)
+    _ensure_topics(settings, log, service=not once)
     state = State(settings.connector_state)
     connector = Connector(settings, loaded.feeds, state)
     try:
@@ -52,13 +54,14 @@ def run(
         state.close()
 
 
-def _ensure_topics(settings: Settings, log: Any) -> None:
+def _ensure_topics(settings: Settings, log: Any, service: bool = True) -> None:
     from pipeline.stream.topics import TopicsUnavailable, ensure_topics
 
     try:
         ensure_topics(settings)
     except TopicsUnavailable as exc:  # the outbox keeps articles until Kafka answers
-        log.warning("kafka_unreachable_at_start", reason=str(exc))
+        # A one-shot run fails on sending, in one line that says it all.
+        (log.warning if service else log.debug)("kafka_unreachable_at_start", reason=str(exc))
 
 
 def _run_once(connector: Connector) -> None:
@@ -74,7 +77,7 @@ def _run_once(connector: Connector) -> None:
         MofNCompleteColumn(),
         TextColumn("{task.fields[line]}"),
     )
-    with Progress(*columns, console=Console(stderr=True)) as progress:
+    with Progress(*columns, console=Console(stderr=True)) as progress, logs.to_current_stderr():
         task = progress.add_task("feeds", total=len(connector.feeds), line="")
 
         def advance(outcome: Outcome) -> None:
@@ -98,9 +101,9 @@ def _run_once(connector: Connector) -> None:
         f"{counts['errors']} failed; {sent} articles produced to {connector.settings.topic_raw}",
         err=False,
     )
-    if counts["errors"]:
-        typer.echo("failed feeds are logged with their reason (feed_failed)", err=True)
     sys.stdout.flush()
+    if counts["errors"]:  # the others were polled and sent: say so, but not as a success
+        raise failure(f"{counts['errors']} feeds failed; their reasons are logged (feed_failed)")
 
 
 async def _serve(connector: Connector, settings: Settings) -> None:
@@ -126,6 +129,7 @@ def ingest(
     allow_private: Annotated[
         bool, typer.Option(help="May reach loopback and private addresses (an intranet feed).")
     ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Read one feed once and produce all its entries to news.raw (a replay: seen or
     not), through the connector's outbox, so that none is lost if Kafka is down."""
@@ -148,7 +152,7 @@ def ingest(
         raise failure(f"cannot read feed: {exc}") from exc
     for warning in parsed.warnings:
         log.warning("feed_warning", feed=source.id, reason=warning)
-    _ensure_topics(settings, log)
+    _ensure_topics(settings, log, service=False)
     state = State(settings.connector_state)
     relay = OutboxRelay(state, settings.kafka_options(), settings.topic_raw, settings.topic_dlq)
     try:
@@ -164,6 +168,15 @@ def ingest(
     finally:
         relay.close()
         state.close()
+    if as_json:
+        print_json(
+            {
+                "topic": settings.topic_raw,
+                "produced": sent,
+                "articles": [{"id": a.id, "title": a.title} for a in articles],
+            }
+        )
+        return
     for article in articles:
         typer.echo(f"{article.id}  {article.title}")
     typer.echo(f"{sent} articles produced to {settings.topic_raw}")

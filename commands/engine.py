@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from datetime import UTC, datetime
 from typing import Annotated
@@ -13,6 +12,10 @@ import typer
 from commands.common import command_settings, failure
 
 es_app = typer.Typer(help="Search engine: templates, write alias, rollover.")
+
+# `vigie search` exits as grep does: 0 with hits, 1 without, 2 on an error.
+NO_HITS = 1
+SEARCH_ERROR = 2
 
 
 @es_app.command("setup")
@@ -94,7 +97,8 @@ def search(
         float, typer.Option(help="Seconds to keep asking until there is a hit (0: ask once).")
     ] = 0.0,
 ) -> None:
-    """Search indexed articles; print title, language, date and link."""
+    """Search indexed articles; print title, language, date and link. Exit 0 with
+    hits, 1 without, 2 on an error (as grep)."""
     from pipeline.search.clients import connect
     from pipeline.search.engine import SearchEngineError
     from pipeline.search.query import ArticleQuery, search_body
@@ -121,7 +125,7 @@ def search(
                 result = engine.search(settings.index_articles, body)
             except SearchEngineError as exc:
                 if "index_not_found" not in str(exc) or time.monotonic() >= deadline:
-                    raise failure(f"search failed: {exc}") from exc
+                    raise failure(f"search failed: {exc}", code=SEARCH_ERROR) from exc
                 result = None
             if (result and result.hits) or time.monotonic() >= deadline:
                 break
@@ -154,4 +158,4 @@ def search(
             typer.echo("top tags: " + ", ".join(f"{b['key']} ({b['doc_count']})" for b in buckets))
     if not hits:
         typer.echo(f"no article matches {query or 'the filters'!r}", err=True)
-        sys.exit(1)
+        raise typer.Exit(NO_HITS)

@@ -5,16 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from commands.common import command_settings, failure
+from commands.common import command_settings, failure, feed_list, print_json
 from connectors.feed import FeedError, document_of, parse_feed
 from connectors.feedlist import FeedConfig, import_opml, load_feeds, slug
 from connectors.fetch import Fetcher, FetchError
 from vigie.settings import Settings
+
+if TYPE_CHECKING:
+    from connectors.state import FeedState
 
 feeds_app = typer.Typer(help="The feed list: check a feed, import OPML, validate feeds.yaml.")
 
@@ -98,6 +102,8 @@ def import_(
 def validate() -> None:
     """Check feeds.yaml: every problem with its line; exit 1 if there is any."""
     settings = command_settings()
+    if missing := feed_list(settings):
+        raise missing
     loaded = load_feeds(settings.feeds_file)
     for problem in loaded.problems:
         typer.secho(str(problem), fg=typer.colors.RED, err=True)
@@ -107,7 +113,9 @@ def validate() -> None:
 
 
 @feeds_app.command("status")
-def status() -> None:
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
     """Each listed feed as the connector last saw it: last success, failures in a
     row, last error, interval and next poll."""
     from connectors.state import State
@@ -119,6 +127,9 @@ def status() -> None:
     state = State(settings.connector_state)
     now = time.time()
     try:
+        if as_json:
+            print_json([_status_row(state.feed(feed.id)) for feed in loaded.feeds])
+            return
         for feed in loaded.feeds:
             known = state.feed(feed.id)
             if known.last_success is None and not known.failures:
@@ -134,6 +145,23 @@ def status() -> None:
             typer.secho(line, fg=typer.colors.RED if known.failures else None)
     finally:
         state.close()
+
+
+def _status_row(known: FeedState) -> dict[str, Any]:
+    def moment(timestamp: float | None) -> str | None:
+        return None if timestamp is None else datetime.fromtimestamp(timestamp, UTC).isoformat()
+
+    polled = known.last_success is not None or known.failures > 0
+    return {
+        "feed": known.feed_id,
+        "polled": polled,
+        "last_success": moment(known.last_success),
+        "failures": known.failures,
+        "last_error": known.last_error,
+        "last_error_kind": known.last_error_kind,
+        "interval_seconds": known.interval,
+        "next_poll": moment(known.next_poll) if polled else None,
+    }
 
 
 def _ago(seconds: float) -> str:

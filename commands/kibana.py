@@ -1,11 +1,13 @@
-"""`vigie kibana import`: Kibana saved objects (config/kibana/*.ndjson) and their import through
-Kibana's saved-objects API: a data view on the articles alias, saved searches
-and a dashboard."""
+"""`vigie kibana import`: Kibana saved objects (vigie/data/kibana/*.ndjson) and their
+import through Kibana's saved-objects API: a data view on the articles alias, saved
+searches and a dashboard."""
 
 from __future__ import annotations
 
 import json
 import re
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +15,7 @@ import httpx
 import typer
 
 from commands.common import command_settings, failure
+from vigie.retry import Backoff, retry_after
 
 kibana_app = typer.Typer(help="Kibana: data view, saved searches, dashboard.")
 
@@ -23,8 +26,21 @@ _KQL_FIELD = re.compile(r"([A-Za-z_][\w.]*)\s*:")
 _KQL_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
+# Between tries while Kibana starts (it answers 503 until its plugins are up, which
+# takes a minute or two after `docker compose up`).
+KIBANA_BACKOFF = Backoff(start=1.0, cap=10.0, max_retry_after=30.0)
+
+
 class KibanaError(RuntimeError):
     """Kibana could not be reached or refused the objects; the message says why."""
+
+
+class KibanaNotReady(KibanaError):
+    """Kibana did not answer, or answered that it is not ready yet: worth a retry."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def load_objects(directory: Path, alias: str) -> list[dict[str, Any]]:
@@ -77,8 +93,36 @@ def import_objects(
     objects: list[dict[str, Any]],
     api_key: str | None = None,
     timeout: float = 30.0,
+    wait: float = 0.0,
+    backoff: Backoff = KIBANA_BACKOFF,
+    on_retry: Callable[[KibanaNotReady, float], None] | None = None,
 ) -> int:
-    """Import (overwriting) the objects; the number Kibana took."""
+    """Import (overwriting) the objects; the number Kibana took. While Kibana does
+    not answer or answers 503 (starting), try again for up to `wait` seconds."""
+    deadline = time.monotonic() + wait
+    failures = 0
+    while True:
+        try:
+            return _import_once(kibana_url, objects, api_key, timeout)
+        except KibanaNotReady as exc:
+            failures += 1
+            delay = backoff.delay(failures, exc.retry_after)
+            if time.monotonic() + delay > deadline:
+                if wait <= 0:
+                    raise
+                raise KibanaError(f"{exc}; still so after {wait:.0f}s ({failures} tries)") from exc
+            if on_retry is not None:
+                on_retry(exc, delay)
+            time.sleep(delay)
+
+
+# Answers that mean "not yet": Kibana starting (503), or a proxy in front of it.
+_NOT_READY = frozenset((429, 502, 503, 504))
+
+
+def _import_once(
+    kibana_url: str, objects: list[dict[str, Any]], api_key: str | None, timeout: float
+) -> int:
     headers = {"kbn-xsrf": "vigie"}
     if api_key:
         headers["Authorization"] = f"ApiKey {api_key}"
@@ -91,8 +135,15 @@ def import_objects(
             files={"file": ("vigie.ndjson", to_ndjson(objects), "application/ndjson")},
             timeout=timeout,
         )
+    except httpx.TransportError as exc:
+        raise KibanaNotReady(f"cannot reach Kibana at {kibana_url}: {exc}") from exc
     except httpx.HTTPError as exc:
         raise KibanaError(f"cannot reach Kibana at {kibana_url}: {exc}") from exc
+    if response.status_code in _NOT_READY:
+        raise KibanaNotReady(
+            f"Kibana is not ready (HTTP {response.status_code}): {response.text[:200]}",
+            retry_after(response.headers.get("Retry-After")),
+        )
     if response.status_code != 200:
         raise KibanaError(
             f"Kibana answered HTTP {response.status_code} to {IMPORT_PATH}: {response.text[:500]}"
@@ -115,13 +166,26 @@ def kibana_import(
     url: Annotated[
         str | None, typer.Option(help="Kibana's URL (default: VIGIE_KIBANA_URL).")
     ] = None,
+    wait: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="Seconds to keep trying while Kibana is unreachable or starting (503).",
+        ),
+    ] = 0.0,
 ) -> None:
-    """Import the saved objects of config/kibana/ into Kibana (overwriting them)."""
+    """Import the saved objects Vigie ships (vigie/data/kibana/) into Kibana
+    (overwriting them)."""
     settings = command_settings()
     key = settings.kibana_api_key.get_secret_value() if settings.kibana_api_key else None
+    target = url or settings.kibana_url
+
+    def waiting(exc: KibanaNotReady, delay: float) -> None:
+        typer.echo(f"{exc}; trying again in {delay:.0f}s", err=True)
+
     try:
         objects = load_objects(settings.config_dir / "kibana", settings.index_articles)
-        count = import_objects(url or settings.kibana_url, objects, api_key=key)
+        count = import_objects(target, objects, api_key=key, wait=wait, on_retry=waiting)
     except KibanaError as exc:
         raise failure(str(exc)) from exc
-    typer.echo(f"imported {count} saved objects into {url or settings.kibana_url}")
+    typer.echo(f"imported {count} saved objects into {target}")

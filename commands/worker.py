@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from commands.common import command_settings, failure
+from commands.common import command_settings, debugging, failure
 from vigie import logs
 
 
@@ -85,7 +85,7 @@ def worker(
         engine,
         Indices.from_settings(settings),
         settings.config_dir,
-        settings.config_dir / "alerts.yaml",
+        settings.alerts_file,
     )
     try:
         engine_setup.run()
@@ -100,11 +100,22 @@ def worker(
         engine_setup=engine_setup,
         exit_after=exit_after,
     )
+    # Faust's own local data goes to the Vigie home, not the current folder.
+    settings.home.mkdir(parents=True, exist_ok=True)
+    faust_app.conf.datadir = settings.home / f"{settings.app_id}-data"
+    # Faust's own start (a hundred lines) is logged at DEBUG only: say what starts.
+    log.info(
+        "worker_starting",
+        reads=settings.topic_raw,
+        index=settings.index_articles,
+        web=f"{settings.web_host}:{settings.web_port}",
+    )
+    level = "DEBUG" if debugging() else settings.log_level
     try:
         Worker(
             faust_app,
-            loglevel=settings.log_level,
-            logging_config=logs.logging_config(settings.log_level),
+            loglevel=level,
+            logging_config=logs.logging_config(level, settings.log_format),
             quiet=True,
             redirect_stdouts=False,
         ).execute_from_commandline()

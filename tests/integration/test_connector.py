@@ -122,9 +122,11 @@ def test_kafka_down_keeps_the_articles_until_it_is_back(
     assert down.returncode == 1
     assert "4 articles kept for the next run" in down.stderr
     again = stack.run("connector", "run", "--once")
-    assert again.returncode == 0, again.stderr
+    # The broken feed fails again: the run says so in its exit code, after sending.
+    assert again.returncode == 1, again.stderr
+    assert "1 feeds failed" in again.stderr
     # the feeds did not change (304 / same body): what goes out is what was kept
-    assert "0 new, 0 updated" in again.stdout
+    assert "0 new, 0 updated, 1 failed" in again.stdout
     assert "4 articles produced" in again.stdout
     assert len(_raw(stack, 5, timeout=3)) == 4
 

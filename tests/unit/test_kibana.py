@@ -15,9 +15,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from typer.testing import CliRunner
 
-from commands.kibana import fields_used, load_objects
+from commands.kibana import fields_used, import_objects, load_objects
 from commands.main import app
 from pipeline.search.templates import articles_body
+from vigie.retry import Backoff
 from vigie.settings import Settings
 
 
@@ -66,6 +67,8 @@ def test_objects_are_a_data_view_searches_and_a_dashboard() -> None:
 
 class _Kibana(BaseHTTPRequestHandler):
     answer: ClassVar[tuple[int, dict[str, Any]]] = (200, {})
+    # Answers given first, one per request, before `answer` (Kibana starting up).
+    first: ClassVar[list[tuple[int, dict[str, Any]]]] = []
     seen: ClassVar[list[dict[str, Any]]] = []
 
     def do_POST(self) -> None:
@@ -88,7 +91,7 @@ class _Kibana(BaseHTTPRequestHandler):
                 "ndjson": bytes(file_part.get_payload(decode=True)).decode(),
             }
         )
-        status, payload = type(self).answer
+        status, payload = type(self).first.pop(0) if type(self).first else type(self).answer
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -103,6 +106,7 @@ class _Kibana(BaseHTTPRequestHandler):
 @pytest.fixture
 def kibana() -> Iterator[str]:
     _Kibana.seen = []
+    _Kibana.first = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Kibana)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -164,3 +168,35 @@ def test_import_http_error_and_unreachable_kibana(kibana: str) -> None:
     nobody = CliRunner().invoke(app, ["kibana", "import", "--url", "http://127.0.0.1:9"])
     assert nobody.exit_code == 1
     assert "cannot reach Kibana" in nobody.output
+
+
+_STARTING = (503, {"statusCode": 503, "error": "Service Unavailable", "message": "not ready yet"})
+
+
+def test_import_waits_while_kibana_starts(kibana: str) -> None:
+    _Kibana.first = [_STARTING, _STARTING]
+    _Kibana.answer = (200, {"success": True, "successCount": 9})
+    retries: list[str] = []
+    count = import_objects(
+        kibana,
+        load_objects(Settings().config_dir / "kibana", "news-articles"),
+        wait=60,
+        backoff=Backoff(start=0.01, cap=0.02),
+        on_retry=lambda exc, delay: retries.append(str(exc)),
+    )
+    assert count == 9
+    assert len(_Kibana.seen) == 3
+    assert len(retries) == 2
+    assert retries[0].startswith("Kibana is not ready (HTTP 503)")
+
+
+def test_import_without_wait_tries_once_and_the_wait_is_bounded(kibana: str) -> None:
+    _Kibana.answer = _STARTING
+    once = CliRunner().invoke(app, ["kibana", "import", "--url", kibana])
+    assert once.exit_code == 1
+    assert "Kibana is not ready (HTTP 503)" in once.output
+    assert len(_Kibana.seen) == 1
+    bounded = CliRunner().invoke(app, ["kibana", "import", "--url", kibana, "--wait", "2"])
+    assert bounded.exit_code == 1
+    assert "still so after 2s" in bounded.output
+    assert "trying again in" in bounded.output

@@ -58,5 +58,5 @@ def test_pipeline_works_without_ner(enricher: Enricher) -> None:
 
 
 def test_a_missing_model_package_is_a_clear_error() -> None:
-    with pytest.raises(NerUnavailable, match=r"`xx_no_such_model`.*vigie\[ner\]"):
+    with pytest.raises(NerUnavailable, match=r"`xx_no_such_model`.*pip install -e '\.\[ner\]'"):
         StatisticalNer({"xx": "xx_no_such_model"})

@@ -40,7 +40,7 @@ def test_docker_compose_parses_and_uses_only_setting_names() -> None:
     assert services["elasticsearch"]["image"].split(":")[-1].startswith("8.")
     assert services["kibana"]["image"].split(":")[-1].startswith("8.")
     known = environment_names()
-    for name in ("worker", "connector"):
+    for name in ("worker", "connector", "setup"):
         env = services[name]["environment"]
         assert env, name
         assert set(env) <= known, f"{name} sets {set(env) - known}, which no setting reads"

@@ -28,10 +28,11 @@ from pipeline.stream.enriching import EnrichStage
 from pipeline.stream.indexing import BulkIndexer
 from pipeline.stream.indices import EngineSetup
 from pipeline.stream.matching import RuleMatcher
-from tests.conftest import REPO, make_article, raw_message
+from tests.conftest import make_article, raw_message
 from tests.unit.fakes import FakeEngine, FakeEvent, FakeTopic, ListDeadLetters, stream
 from vigie.article import Article
 from vigie.deadletter import Event
+from vigie.paths import package_data
 from vigie.retry import Backoff
 
 TINY = Backoff(start=0.001, cap=0.002)
@@ -403,7 +404,7 @@ def _rules_file(tmp_path: Path) -> Path:
 
 
 def _setup(engine: FakeEngine, tmp_path: Path) -> EngineSetup:
-    return EngineSetup(engine, NAMES, REPO / "config", _rules_file(tmp_path))
+    return EngineSetup(engine, NAMES, package_data(), _rules_file(tmp_path))
 
 
 def test_ready_makes_the_indices_and_loads_the_valid_rules(tmp_path: Path) -> None:
