@@ -107,13 +107,14 @@ def rules_body(config_dir: Path) -> dict[str, Any]:
             "query": {"type": "percolator"},
             "rule_id": {"type": "keyword"},
             "rule_enabled": {"type": "boolean"},
+            "rule_owner": {"type": "keyword"},  # file (alerts.yaml) or api
             "rule": {"type": "object", "enabled": False},
         }
     )
     return {"settings": {"number_of_shards": 1, "number_of_replicas": 0}, "mappings": mappings}
 
 
-DELIVERIES_BODY = {
+DELIVERIES_BODY: dict[str, Any] = {
     "settings": {"number_of_shards": 1, "number_of_replicas": 0},
     "mappings": {
         "dynamic": "strict",
@@ -141,7 +142,11 @@ def setup(engine: SearchEngine, indices: Indices, config_dir: Path) -> list[str]
         (indices.rules, rules_body(config_dir)),
         (indices.deliveries, DELIVERIES_BODY),
     ):
-        if not engine.index_exists(name) and engine.create_index(name, body):
+        if engine.index_exists(name):
+            # Fields added since it was made (the rules index follows the articles'
+            # mapping, which the percolator needs, and records each rule's owner).
+            engine.put_mapping(name, body["mappings"])
+        elif engine.create_index(name, body):
             done.append(f"index {name}")
     return done
 
