@@ -7,14 +7,14 @@ from datetime import UTC, datetime
 
 from pipeline.search.documents import to_document
 from tests.conftest import make_article
-from vigie.article import Entity
+from vigie.article import Entity, EntityType
 
 FETCHED = datetime(2025, 3, 1, 8, 30, tzinfo=UTC)
 
 
-def _entity(kind: str, name: str, start: int = 0) -> Entity:
+def _entity(kind: EntityType, name: str, start: int = 0) -> Entity:
     return Entity(
-        type=kind,  # type: ignore[arg-type]
+        type=kind,
         id=None,
         name=name,
         text=name,
