@@ -61,7 +61,7 @@ def es_rollover(
 def es_prune(
     days: Annotated[
         float | None,
-        typer.Option(help="Retention in days (default: VIGIE_RETENTION_DAYS).", min=0.001),
+        typer.Option(help="Retention in days (default: VIGIE_RETENTION_DAYS)."),
     ] = None,
     dry_run: Annotated[bool, typer.Option(help="Name the indices, delete nothing.")] = False,
 ) -> None:
@@ -74,6 +74,8 @@ def es_prune(
     retention = days if days is not None else settings.retention_days
     if retention is None:
         raise failure("no retention: set VIGIE_RETENTION_DAYS or give --days")
+    if not retention > 0:  # also false for nan
+        raise typer.BadParameter("--days must be more than 0")
     engine = connect(settings)
     try:
         gone = (expired if dry_run else prune)(engine, settings.index_articles, retention)
