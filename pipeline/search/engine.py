@@ -198,10 +198,10 @@ class SearchEngine:
                 )
             )
         if unique:
-            self._delete_other_copies(index, {item.id: item.index for item in items if item.ok})
+            self.delete_other_copies(index, {item.id: item.index for item in items if item.ok})
         return items
 
-    def _delete_other_copies(self, alias: str, written: Mapping[str, str]) -> None:
+    def delete_other_copies(self, alias: str, written: Mapping[str, str]) -> None:
         """Delete the copies of `written` ids (id -> the index it was just written
         to) that other indices behind `alias` hold: one ids query, and a bulk
         delete only when there are some. Old indices take no writes but these
