@@ -85,9 +85,11 @@ def dlq_replay(
     since: Since = None,
     dry_run: Annotated[bool, typer.Option(help="Say what would be sent; send nothing.")] = False,
 ) -> None:
-    """Send the letters' original bytes back to their original topics (after a fix).
+    """Send the letters' original bytes back to their original topics, after a fix.
+
     Letters without a payload are skipped with the reason; exit 1 if Kafka did not
-    take them all."""
+    take them all.
+    """
     from vigie.dlq import DlqError, read_letters, replay
 
     settings = command_settings()
