@@ -198,7 +198,9 @@ class SearchEngine:
                 )
             )
         if unique:
-            self.delete_other_copies(index, {item.id: item.index for item in items if item.ok})
+            # (An answer that does not say where a document went deletes nothing.)
+            written = {item.id: item.index for item in items if item.ok and item.index}
+            self.delete_other_copies(index, written)
         return items
 
     def delete_other_copies(self, alias: str, written: Mapping[str, str]) -> None:

@@ -244,3 +244,10 @@ def test_topics_are_made_with_the_replication_factor_of_the_settings(
     assert len(made) == 4
     assert (Settings().topic_replication_factor, Settings().index_replicas) == (1, 0)
     assert Settings().retention_days is None  # off unless set
+
+
+def test_an_answer_without_the_index_deletes_nothing() -> None:
+    engine, client = _engine()
+    client.bulk_answers = [{"items": [{"index": {"_id": "a", "status": 200}}]}]
+    engine.bulk_index(ALIAS, [("a", {})])
+    assert [name for name, _ in client.calls] == ["bulk"]
