@@ -11,7 +11,7 @@ import typer
 
 from commands.common import command_settings, failure
 
-es_app = typer.Typer(help="Search engine: templates, write alias, rollover.")
+es_app = typer.Typer(help="Search engine: templates, write alias, rollover, retention.")
 
 # `vigie search` exits as grep does: 0 with hits, 1 without, 2 on an error.
 NO_HITS = 1
@@ -58,6 +58,39 @@ def es_rollover(
         typer.echo(f"rolled over: {settings.index_articles} now writes to {new_index}")
     else:
         typer.echo(f"no rollover: no condition met ({rollover_conditions(settings)})")
+
+
+@es_app.command("prune")
+def es_prune(
+    days: Annotated[
+        float | None,
+        typer.Option(help="Retention in days (default: VIGIE_RETENTION_DAYS)."),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Name the indices, delete nothing.")] = False,
+) -> None:
+    """Delete the indices behind the articles alias past retention (never the write index)."""
+    from pipeline.search.clients import connect
+    from pipeline.search.engine import SearchEngineError
+    from pipeline.search.retention import expired, prune
+
+    settings = command_settings()
+    retention = days if days is not None else settings.retention_days
+    if retention is None:
+        raise failure("no retention: set VIGIE_RETENTION_DAYS or give --days")
+    if not retention > 0:  # also false for nan
+        raise typer.BadParameter("--days must be more than 0")
+    engine = connect(settings)
+    try:
+        gone = (expired if dry_run else prune)(engine, settings.index_articles, retention)
+    except SearchEngineError as exc:
+        raise failure(f"prune failed: {exc}") from exc
+    finally:
+        engine.close()
+    verb = "would delete" if dry_run else "deleted"
+    for index in gone:
+        typer.echo(f"{verb} {index}")
+    if not gone:
+        typer.echo(f"nothing past {retention:g} days behind {settings.index_articles}")
 
 
 def _when(value: str | None) -> datetime | None:

@@ -87,6 +87,13 @@ class Settings(BaseSettings):
     rollover_max_docs: int = Field(default=5_000_000, ge=1)
     rollover_max_size: str = "25gb"
     rollover_check_seconds: float = Field(default=300.0, gt=0)
+    # An index behind the articles alias is deleted once it stopped taking articles
+    # (rolled over) this many days ago; the write index never is. None: kept.
+    retention_days: float | None = Field(default=None, gt=0)
+    # Copies of each topic partition and index shard: 1 and 0 on one machine; on a
+    # cluster 3 and 1 (README, "Replicas").
+    topic_replication_factor: int = Field(default=1, ge=1)
+    index_replicas: int = Field(default=0, ge=0)
     # Bulk indexing: a batch is sent when it holds this many articles or bytes,
     # or when its oldest article has waited this long.
     bulk_max_docs: int = Field(default=500, ge=1)

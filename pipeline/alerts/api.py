@@ -9,6 +9,13 @@
 
 Invalid rules are answered 400 with `{"errors": [{"field", "message"}]}`. A rule
 written here applies to the next article: matching reads the rules index.
+
+Every rule is shown with its `owner` (pipeline/alerts/store.py): `api` for the
+rules made here, `file` for those of config/alerts.yaml. PUT and DELETE of a
+file's rule are answered 409 Conflict: the file is that rule's source of truth
+(the next load would undo the change), so the request conflicts with the rule's
+state rather than with the caller's rights (403) or the request's form (400).
+`owner` is read-only: sent back as `api` (GET, edit, PUT) it is ignored.
 """
 
 from __future__ import annotations
@@ -20,8 +27,8 @@ from typing import Any
 
 from aiohttp import web
 
-from pipeline.alerts.rules import AlertRule, RuleError, parse_rule
-from pipeline.alerts.store import RuleStore
+from pipeline.alerts.rules import RuleError, parse_rule
+from pipeline.alerts.store import API, FILE, RuleStore, StoredRule
 from pipeline.search.engine import SearchEngine, SearchEngineError
 from pipeline.search.query import search_body
 
@@ -45,6 +52,29 @@ async def _body_of(request: web.Request) -> Any:
         return None
 
 
+def _public(stored: StoredRule) -> dict[str, Any]:
+    # A rule stored before owners were recorded is left to the API (store.py).
+    return {**stored.rule.public(), "owner": stored.owner or API}
+
+
+def _owned_by_file(rule_id: str) -> web.Response:
+    return _errors(
+        409,
+        "owner",
+        f"rule {rule_id} comes from alerts.yaml (owner: file): change or remove it "
+        "there, or make a rule with another id through the API",
+    )
+
+
+def _read_only_owner(data: Any) -> Any | web.Response:
+    """The body without `owner`, which the API does not let a client set."""
+    if not isinstance(data, dict) or "owner" not in data:
+        return data
+    if data["owner"] != API:
+        return _errors(400, "owner", "read-only: rules made through the API are owned by it")
+    return {k: v for k, v in data.items() if k != "owner"}
+
+
 def routes(
     store: RuleStore, engine: SearchEngine, articles: str, max_rules: int
 ) -> list[web.RouteDef]:
@@ -56,49 +86,60 @@ def routes(
 
     async def list_rules(request: web.Request) -> web.Response:
         try:
-            rules = await asyncio.to_thread(store.all)
+            rules = await asyncio.to_thread(store.stored)
         except SearchEngineError as exc:
             return _unavailable(exc)
-        return web.json_response({"rules": [r.public() for r in rules]})
+        return web.json_response({"rules": [_public(r) for r in rules]})
 
     async def create(request: web.Request) -> web.Response:
+        data = _read_only_owner(await _body_of(request))
+        if isinstance(data, web.Response):
+            return data
         try:
-            rule = parse_rule(await _body_of(request))
+            rule = parse_rule(data)
         except RuleError as exc:
             return _invalid(exc)
         try:
-            if await asyncio.to_thread(store.get, rule.id):
-                return _errors(409, "id", "a rule with this id exists")
+            if existing := await asyncio.to_thread(store.find, rule.id):
+                return _errors(
+                    409, "id", f"a rule with this id exists (owner: {existing.owner or API})"
+                )
             if await asyncio.to_thread(full):
                 return _errors(400, "rules", f"at most {max_rules} rules (VIGIE_MAX_RULES)")
             await asyncio.to_thread(store.put, rule)
         except SearchEngineError as exc:
             return _unavailable(exc)
-        return web.json_response(rule.public(), status=201)
+        return web.json_response(_public(StoredRule(rule, API)), status=201)
 
-    async def named(request: web.Request) -> AlertRule | web.Response:
+    async def named(request: web.Request) -> StoredRule | web.Response:
         """The rule the path names, or the answer to give instead."""
         try:
-            rule = await asyncio.to_thread(store.get, request.match_info["rule_id"])
+            found = await asyncio.to_thread(store.find, request.match_info["rule_id"])
         except SearchEngineError as exc:
             return _unavailable(exc)
-        return _errors(404, "id", "no such rule") if rule is None else rule
+        return _errors(404, "id", "no such rule") if found is None else found
 
     async def get_one(request: web.Request) -> web.Response:
-        rule = await named(request)
-        return rule if isinstance(rule, web.Response) else web.json_response(rule.public())
+        found = await named(request)
+        return found if isinstance(found, web.Response) else web.json_response(_public(found))
 
     async def replace(request: web.Request) -> web.Response:
         rule_id = request.match_info["rule_id"]
-        data = await _body_of(request)
-        if isinstance(data, dict):
-            data = {**data, "id": data.get("id", rule_id)}
+        body = await _body_of(request)
         try:
-            stored = await asyncio.to_thread(store.get, rule_id)
-            if stored is None and await asyncio.to_thread(full):
+            found = await asyncio.to_thread(store.find, rule_id)
+            if found is None and await asyncio.to_thread(full):
                 return _errors(400, "rules", f"at most {max_rules} rules (VIGIE_MAX_RULES)")
         except SearchEngineError as exc:
             return _unavailable(exc)
+        if found is not None and found.owner == FILE:
+            return _owned_by_file(rule_id)
+        data = _read_only_owner(body)
+        if isinstance(data, web.Response):
+            return data
+        if isinstance(data, dict):
+            data = {**data, "id": data.get("id", rule_id)}
+        stored = found.rule if found else None
         try:
             rule = parse_rule(stored.unmasked(data) if stored else data)
         except RuleError as exc:
@@ -109,12 +150,15 @@ def routes(
             await asyncio.to_thread(store.put, rule)
         except SearchEngineError as exc:
             return _unavailable(exc)
-        return web.json_response(rule.public())
+        return web.json_response(_public(StoredRule(rule, API)))
 
     async def delete(request: web.Request) -> web.Response:
         rule_id = request.match_info["rule_id"]
         try:
-            deleted = await asyncio.to_thread(store.delete, rule_id)
+            found = await asyncio.to_thread(store.find, rule_id)
+            if found is not None and found.owner == FILE:
+                return _owned_by_file(rule_id)
+            deleted = found is not None and await asyncio.to_thread(store.delete, rule_id)
         except SearchEngineError as exc:
             return _unavailable(exc)
         if not deleted:
@@ -122,9 +166,10 @@ def routes(
         return web.json_response({"deleted": rule_id})
 
     async def test(request: web.Request) -> web.Response:
-        rule = await named(request)
-        if isinstance(rule, web.Response):
-            return rule
+        found = await named(request)
+        if isinstance(found, web.Response):
+            return found
+        rule = found.rule
         try:
             days = float(request.query.get("days", "7"))
         except ValueError:

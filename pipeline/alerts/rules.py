@@ -7,6 +7,7 @@ A rule's query is an `ArticleQuery` (pipeline/search/query.py), the same that
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -166,23 +167,36 @@ def parse_rule(data: Any, source: str = "rule") -> AlertRule:
         raise RuleError(source, errors) from exc
 
 
-def load_rules(path: Path) -> tuple[list[AlertRule], list[RuleError]]:
+@dataclass(frozen=True)
+class RuleFile:
+    """What a rules file says: its valid rules, the errors of the others, and every
+    id it declares, valid or not (None when the file cannot be read as a list of
+    rules: then it says nothing about which rules it holds)."""
+
+    rules: list[AlertRule]
+    errors: list[RuleError]
+    declared: frozenset[str] | None
+
+
+def read_rule_file(path: Path) -> RuleFile:
     """Rules of a YAML file (a list under `rules:`); invalid ones are returned as
-    errors naming the rule and the field, and the valid ones still load."""
+    errors naming the rule and the field, and the valid ones still load. A missing
+    file declares no rule."""
     if not path.exists():
-        return [], []
+        return RuleFile([], [], frozenset())
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
-        return [], [RuleError(str(path), [{"field": "file", "message": str(exc)}])]
+        return RuleFile([], [RuleError(str(path), [{"field": "file", "message": str(exc)}])], None)
     entries = data.get("rules", []) if isinstance(data, dict) else None
     if not isinstance(entries, list):
-        return [], [
-            RuleError(str(path), [{"field": "rules", "message": "expected a list of rules"}])
-        ]
-    rules, errors, seen = [], [], set()
+        error = RuleError(str(path), [{"field": "rules", "message": "expected a list of rules"}])
+        return RuleFile([], [error], None)
+    rules, errors, seen, declared = [], [], set(), set()
     for position, entry in enumerate(entries):
         name = entry.get("id", f"#{position}") if isinstance(entry, dict) else f"#{position}"
+        if isinstance(name, str):
+            declared.add(name)
         try:
             rule = parse_rule(entry, f"{path}: rule {name}")
         except RuleError as exc:
@@ -195,4 +209,10 @@ def load_rules(path: Path) -> tuple[list[AlertRule], list[RuleError]]:
             continue
         seen.add(rule.id)
         rules.append(rule)
-    return rules, errors
+    return RuleFile(rules, errors, frozenset(declared))
+
+
+def load_rules(path: Path) -> tuple[list[AlertRule], list[RuleError]]:
+    """The valid rules of a YAML file and the errors of the others (`read_rule_file`)."""
+    found = read_rule_file(path)
+    return found.rules, found.errors

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from vigie.retry import Backoff
@@ -20,6 +22,10 @@ T = TypeVar("T")
 # How long to wait for an engine that is down or busy before asking again: up to
 # 5 s, so that work resumes within seconds of the engine coming back.
 ENGINE_BACKOFF = Backoff(start=0.5, cap=5.0)
+# Ids per query when looking for older copies of a batch's articles, and how many
+# copies of one id a query makes room for (one, but for a crash mid-way).
+_IDS_PER_QUERY = 1_000
+_COPIES_PER_ID = 4
 
 
 class SearchEngineError(RuntimeError):
@@ -61,6 +67,7 @@ class BulkItem:
     id: str
     status: int
     error: str | None = None
+    index: str = ""  # where it was written (an alias resolves to its write index)
 
     @property
     def ok(self) -> bool:
@@ -122,6 +129,22 @@ class SearchEngine:
             for index, spec in found.items()
         }
 
+    def put_index_settings(self, index: str, body: Mapping[str, Any]) -> None:
+        """Change dynamic settings (replicas) of an index, or of every index behind an alias."""
+        self._call(lambda: self._client.indices.put_settings(index=index, body=body))
+
+    def creation_dates(self, index: str) -> dict[str, datetime]:
+        """When each index (behind an alias, or matching a pattern) was created."""
+        found = self._call(
+            lambda: self._client.indices.get_settings(index=index, name="index.creation_date")
+        )
+        return {
+            name: datetime.fromtimestamp(
+                int(spec["settings"]["index"]["creation_date"]) / 1000, tz=UTC
+            )
+            for name, spec in found.items()
+        }
+
     def put_mapping(self, index: str, body: Mapping[str, Any]) -> None:
         """Add fields to an existing index's mapping (fields are never changed)."""
         self._call(lambda: self._client.indices.put_mapping(index=index, body=body))
@@ -148,9 +171,16 @@ class SearchEngine:
         return bool(response["rolled_over"]), response["old_index"], response["new_index"]
 
     def bulk_index(
-        self, index: str, documents: Sequence[tuple[str, Mapping[str, Any]]]
+        self,
+        index: str,
+        documents: Sequence[tuple[str, Mapping[str, Any]]],
+        unique: bool = True,
     ) -> list[BulkItem]:
-        """Index (create or replace) documents by id in one request."""
+        """Index (create or replace) documents by id in one request. With `unique`,
+        written through an alias, each id is then in one index only: copies an
+        earlier version left in another index behind the alias (before a
+        rollover) are deleted once the new one is written, so there is never a
+        moment without a copy."""
         operations: list[Mapping[str, Any]] = []
         for doc_id, document in documents:
             operations.append({"index": {"_index": index, "_id": doc_id}})
@@ -165,9 +195,49 @@ class SearchEngine:
                     id=str(result["_id"]),
                     status=int(result["status"]),
                     error=_error_text(error) if error else None,
+                    index=str(result.get("_index", "")),
                 )
             )
+        if unique:
+            # (An answer that does not say where a document went deletes nothing.)
+            written = {item.id: item.index for item in items if item.ok and item.index}
+            self.delete_other_copies(index, written)
         return items
+
+    def delete_other_copies(self, alias: str, written: Mapping[str, str]) -> None:
+        """Delete the copies of `written` ids (id -> the index it was just written
+        to) that other indices behind `alias` hold: one ids query, and a bulk
+        delete only when there are some. Old indices take no writes but these
+        deletes, and were refreshed when rolled over (templates.rollover), so
+        the query sees every copy they hold."""
+        ids = list(written)
+        for start in range(0, len(ids), _IDS_PER_QUERY):
+            chunk = ids[start : start + _IDS_PER_QUERY]
+            body = {
+                "query": {"ids": {"values": chunk}},
+                "size": _COPIES_PER_ID * len(chunk),
+                "_source": False,
+                "track_total_hits": False,
+            }
+            found = self._call(partial(self._client.search, index=alias, body=body))
+            stale = [
+                {"delete": {"_index": hit["_index"], "_id": hit["_id"]}}
+                for hit in found["hits"]["hits"]
+                if hit["_index"] != written.get(hit["_id"], hit["_index"])
+            ]
+            if not stale:
+                continue
+            response = self._call(partial(self._client.bulk, body=stale))
+            for item in response["items"]:
+                result = item["delete"]
+                # 404: gone already (another worker, a replay). A permanent refusal
+                # (a read-only old index) leaves that copy: indexing must go on.
+                status = int(result["status"])
+                if status == 429 or status >= 500:
+                    raise EngineUnavailable(
+                        f"deleting an older copy of {result['_id']} in {result['_index']}: "
+                        f"{_error_text(result.get('error'))}"
+                    )
 
     def put_document(
         self, index: str, doc_id: str, document: Mapping[str, Any], wait: bool = False

@@ -53,6 +53,9 @@ class Indices:
     rules: str
     deliveries: str
     marks: str  # which articles each rule fired on (pipeline/alerts/marks.py)
+    # Copies of each shard on other nodes: 0 on one node (a replica can never be
+    # placed there: the index would stay yellow), 1 or more on a cluster.
+    replicas: int = 0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Indices:
@@ -61,6 +64,7 @@ class Indices:
             settings.index_alert_rules,
             settings.index_deliveries,
             settings.index_alert_marks,
+            settings.index_replicas,
         )
 
 
@@ -85,13 +89,16 @@ class Names:
         return f"{self.alias}-000001"
 
 
-def articles_body(config_dir: Path) -> dict[str, Any]:
+def articles_body(config_dir: Path, replicas: int | None = None) -> dict[str, Any]:
     """Settings and mappings of the articles indices, with one `i18n.<lang>`
-    object of language-analysed text fields per language in ANALYZERS."""
+    object of language-analysed text fields per language in ANALYZERS (and
+    `replicas`, when given, instead of articles.json's number of replicas)."""
     body: dict[str, Any] = json.loads(
         (config_dir / "search" / "articles.json").read_text(encoding="utf-8")
     )
     body.pop("_comment", None)
+    if replicas is not None:
+        body["settings"]["number_of_replicas"] = replicas
     mappings = copy.deepcopy(body["mappings"])
     mappings["properties"]["i18n"] = {
         "properties": {
@@ -104,7 +111,7 @@ def articles_body(config_dir: Path) -> dict[str, Any]:
     return {"settings": body["settings"], "mappings": mappings}
 
 
-def rules_body(config_dir: Path) -> dict[str, Any]:
+def rules_body(config_dir: Path, replicas: int = 0) -> dict[str, Any]:
     """The rules index: the articles' fields (the percolator needs their types),
     the query, and the rule itself, stored but not indexed."""
     mappings = copy.deepcopy(articles_body(config_dir)["mappings"])
@@ -113,64 +120,85 @@ def rules_body(config_dir: Path) -> dict[str, Any]:
             "query": {"type": "percolator"},
             "rule_id": {"type": "keyword"},
             "rule_enabled": {"type": "boolean"},
+            "rule_owner": {"type": "keyword"},  # file (alerts.yaml) or api
             "rule": {"type": "object", "enabled": False},
         }
     )
-    return {"settings": {"number_of_shards": 1, "number_of_replicas": 0}, "mappings": mappings}
+    return {
+        "settings": {"number_of_shards": 1, "number_of_replicas": replicas},
+        "mappings": mappings,
+    }
 
 
-DELIVERIES_BODY = {
-    "settings": {"number_of_shards": 1, "number_of_replicas": 0},
-    "mappings": {
-        "dynamic": "strict",
-        "properties": {
-            "delivery_id": {"type": "keyword"},
-            "rule_id": {"type": "keyword"},
-            "destination": {"type": "keyword"},
-            "article_ids": {"type": "keyword"},
-            "attempt": {"type": "integer"},
-            "status": {"type": "keyword"},
-            "http_status": {"type": "integer"},
-            "error": {"type": "text"},
-            "latency_ms": {"type": "float"},
-            "at": {"type": "date"},
-        },
+_DELIVERIES_MAPPINGS: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        "delivery_id": {"type": "keyword"},
+        "rule_id": {"type": "keyword"},
+        "destination": {"type": "keyword"},
+        "article_ids": {"type": "keyword"},
+        "attempt": {"type": "integer"},
+        "status": {"type": "keyword"},
+        "http_status": {"type": "integer"},
+        "error": {"type": "text"},
+        "latency_ms": {"type": "float"},
+        "at": {"type": "date"},
     },
 }
 
 
-MARKS_BODY = {
-    "settings": {"number_of_shards": 1, "number_of_replicas": 0},
-    "mappings": {
-        "dynamic": "strict",
-        "properties": {
-            "rule_id": {"type": "keyword"},
-            "key": {"type": "keyword"},
-            "alert_id": {"type": "keyword"},
-            "status": {"type": "keyword"},
-            "at": {"type": "date"},
+def deliveries_body(replicas: int = 0) -> dict[str, Any]:
+    """The webhook deliveries index: one document per attempt or decision."""
+    return {
+        "settings": {"number_of_shards": 1, "number_of_replicas": replicas},
+        "mappings": _DELIVERIES_MAPPINGS,
+    }
+
+
+def marks_body(replicas: int = 0) -> dict[str, Any]:
+    """The alert marks index (pipeline/alerts/marks.py)."""
+    return {
+        "settings": {"number_of_shards": 1, "number_of_replicas": replicas},
+        "mappings": {
+            "dynamic": "strict",
+            "properties": {
+                "rule_id": {"type": "keyword"},
+                "key": {"type": "keyword"},
+                "alert_id": {"type": "keyword"},
+                "status": {"type": "keyword"},
+                "at": {"type": "date"},
+            },
         },
-    },
-}
+    }
 
 
 def setup(engine: SearchEngine, indices: Indices, config_dir: Path) -> list[str]:
     """The articles' templates and write alias, the rules index and the deliveries
-    index, each made if missing. Idempotent; returns what it did."""
-    done = _setup_articles(engine, indices.articles, config_dir)
+    index, each made if missing, brought up to date (new fields, replicas) if
+    not. Idempotent; returns what it did."""
+    done = _setup_articles(engine, indices.articles, config_dir, indices.replicas)
     for name, body in (
-        (indices.rules, rules_body(config_dir)),
-        (indices.deliveries, DELIVERIES_BODY),
-        (indices.marks, MARKS_BODY),
+        (indices.rules, rules_body(config_dir, indices.replicas)),
+        (indices.deliveries, deliveries_body(indices.replicas)),
+        (indices.marks, marks_body(indices.replicas)),
     ):
-        if not engine.index_exists(name) and engine.create_index(name, body):
+        if engine.index_exists(name):
+            # Fields added since it was made (the rules index follows the articles'
+            # mapping, which the percolator needs, and records each rule's owner).
+            engine.put_mapping(name, body["mappings"])
+            engine.put_index_settings(name, _replicas(indices.replicas))
+        elif engine.create_index(name, body):
             done.append(f"index {name}")
     return done
 
 
-def _setup_articles(engine: SearchEngine, alias: str, config_dir: Path) -> list[str]:
+def _replicas(replicas: int) -> dict[str, Any]:
+    return {"index": {"number_of_replicas": replicas}}
+
+
+def _setup_articles(engine: SearchEngine, alias: str, config_dir: Path, replicas: int) -> list[str]:
     names = Names(alias)
-    body = articles_body(config_dir)
+    body = articles_body(config_dir, replicas)
     engine.put_component_template(names.settings, {"template": {"settings": body["settings"]}})
     engine.put_component_template(names.mappings, {"template": {"mappings": body["mappings"]}})
     engine.put_index_template(
@@ -185,10 +213,13 @@ def _setup_articles(engine: SearchEngine, alias: str, config_dir: Path) -> list[
     done = [f"templates {names.template} ({names.settings}, {names.mappings})"]
     if existing := engine.alias_indices(names.alias):
         # A newer Vigie may add fields; the strict mapping of the write index would
-        # refuse them until the next rollover.
+        # refuse them until the next rollover. (Older indices keep their fields:
+        # a search through the alias simply finds no value there.)
         for index, is_write in existing.items():
             if is_write:
                 engine.put_mapping(index, body["mappings"])
+        # Replicas are a dynamic setting: every index behind the alias follows it.
+        engine.put_index_settings(names.alias, _replicas(replicas))
         return [*done, f"alias {names.alias} exists, mapping brought up to date"]
     if engine.index_exists(names.alias):
         raise SetupError(
@@ -211,5 +242,10 @@ def rollover_conditions(settings: Settings) -> dict[str, Any]:
 def rollover(engine: SearchEngine, alias: str, conditions: dict[str, Any]) -> str | None:
     """Roll the alias over when a condition is met (always, with no conditions);
     the new write index's name if it did."""
-    rolled, _, new_index = engine.rollover(alias, conditions)
-    return new_index if rolled else None
+    rolled, old_index, new_index = engine.rollover(alias, conditions)
+    if not rolled:
+        return None
+    # Its last writes become visible to searches now, not at its next refresh: an
+    # article updated right after is looked for there (SearchEngine.bulk_index).
+    engine.refresh(old_index)
+    return new_index

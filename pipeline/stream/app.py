@@ -32,6 +32,7 @@ from pipeline.alerts.store import RuleStore
 from pipeline.enrichment.duplicates import DuplicateIndex
 from pipeline.enrichment.enrich import Enricher
 from pipeline.search.engine import SearchEngine, SearchEngineError
+from pipeline.search.retention import pruning
 from pipeline.search.templates import rollover, rollover_conditions
 from pipeline.stream import rewind
 from pipeline.stream.batching import EventBatch
@@ -94,6 +95,7 @@ def create_app(
         # Vigie's own server (vigie/web.py) serves health, metrics and the rules API.
         web_enabled=False,
         topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication_factor,  # its tables' topics too
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         broker_credentials=_credentials(settings),
@@ -229,6 +231,11 @@ def create_app(
     app.timer(interval=5.0)(dispatcher.flush_records)
     app.timer(interval=3600.0)(dispatcher.expire_marks)
     app.timer(interval=settings.rollover_check_seconds)(roll_over)
+
+    # Retention (pipeline/search/retention.py): indices past VIGIE_RETENTION_DAYS.
+    if settings.retention_days is not None:
+        prune = pruning(engine, settings.index_articles, settings.retention_days)
+        app.timer(interval=settings.rollover_check_seconds)(prune)
 
     async def serve_web() -> None:
         runner = await web.serve(

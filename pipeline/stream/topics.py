@@ -15,8 +15,9 @@ class TopicsUnavailable(RuntimeError):
     """Kafka did not answer, or refused to create the topics; the message says which."""
 
 
-def ensure_topics(settings: Settings, replication_factor: int = 1) -> list[str]:
-    """Create missing topics; return the names it created."""
+def ensure_topics(settings: Settings) -> list[str]:
+    """Create missing topics (with VIGIE_TOPIC_REPLICATION_FACTOR copies of each
+    partition); return the names it created."""
     wanted = [
         settings.topic_raw,
         settings.topic_enriched,
@@ -40,7 +41,7 @@ def ensure_topics(settings: Settings, replication_factor: int = 1) -> list[str]:
                         NewTopic(
                             name,
                             num_partitions=settings.topic_partitions,
-                            replication_factor=replication_factor,
+                            replication_factor=settings.topic_replication_factor,
                         )
                         for name in missing
                     ]

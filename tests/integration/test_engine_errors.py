@@ -14,7 +14,7 @@ import pytest
 from pipeline.alerts.marks import Marks
 from pipeline.search.clients import connect
 from pipeline.search.engine import DocumentRejected, EngineUnavailable, NotFound, SearchEngine
-from pipeline.search.templates import MARKS_BODY
+from pipeline.search.templates import marks_body
 from tests.esshim import ElasticsearchShim
 from tests.integration.conftest import Adapter
 
@@ -149,7 +149,7 @@ def test_a_claim_by_id_is_won_once_and_old_marks_expire(adapter: Adapter) -> Non
     engine = connect(adapter.settings(), timeout=10)
     index = _name("claims")
     try:
-        engine.create_index(index, MARKS_BODY)
+        engine.create_index(index, marks_body())
         marks = Marks(engine, index)
         assert marks.claim("r", ["a:1"], "alert-1") is None
         assert marks.claim("r", ["a:1"], "alert-1") is None  # its own pending claim

@@ -9,6 +9,7 @@ import threading
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from pipeline.search.engine import BulkItem, Hit, SearchEngine, SearchResult
@@ -96,6 +97,7 @@ class FakeEngine(SearchEngine):
         self.documents: defaultdict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
         self.indices: set[str] = set()
         self.aliases: dict[str, dict[str, bool]] = {}
+        self.created: dict[str, datetime] = {}
         self.search_answers: list[SearchResult] = []
         self.bulk_statuses: dict[str, list[int]] = {}
         self._failures: dict[str, list[Exception]] = {}
@@ -143,6 +145,20 @@ class FakeEngine(SearchEngine):
     def put_mapping(self, index: str, body: Mapping[str, Any]) -> None:
         self._enter("put_mapping", index, body)
 
+    def put_index_settings(self, index: str, body: Mapping[str, Any]) -> None:
+        self._enter("put_index_settings", index, body)
+
+    def creation_dates(self, index: str) -> dict[str, datetime]:
+        """From `created` (index -> date), for the indices behind the alias `index`."""
+        self._enter("creation_dates", index)
+        return {name: self.created[name] for name in self.aliases.get(index, {})}
+
+    def delete_index(self, name: str) -> None:
+        self._enter("delete_index", name)
+        self.indices.discard(name)
+        for behind in self.aliases.values():
+            behind.pop(name, None)
+
     def index_exists(self, name: str) -> bool:
         self._enter("index_exists", name)
         return name in self.indices
@@ -155,7 +171,10 @@ class FakeEngine(SearchEngine):
         return True
 
     def bulk_index(
-        self, index: str, documents: Sequence[tuple[str, Mapping[str, Any]]]
+        self,
+        index: str,
+        documents: Sequence[tuple[str, Mapping[str, Any]]],
+        unique: bool = True,
     ) -> list[BulkItem]:
         self._enter("bulk_index", index, [doc_id for doc_id, _ in documents])
         items = []

@@ -39,16 +39,20 @@ def test_every_field_the_objects_use_is_mapped() -> None:
     mapped = _mapping_fields(articles_body(settings.config_dir)["mappings"]["properties"])
     used = fields_used(objects)
     assert {
-        "published_at",
+        "dated_at",  # the time field: every article has one
         "tags.id",
         "tags.label",
-        "entities.name",
+        "entity_names.PER",  # names counted under their own type
+        "entity_names.ORG",
+        "entity_names.LOC",
         "language",
         "source.name",
         "canonical_url",  # absent on entries without a link of their own: a search of them
         "url",
     } <= used
     assert used <= mapped, f"not in the mapping: {used - mapped}"
+    assert "entities.name" not in used  # mixes every type present in an article
+    assert "published_at" not in used  # undated articles would be off the timeline
 
 
 def test_objects_are_a_data_view_searches_and_a_dashboard() -> None:

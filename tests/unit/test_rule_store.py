@@ -42,6 +42,7 @@ def test_put_sends_the_query_the_rule_and_its_state() -> None:
     assert document["query"] == rule.query.article_query().to_query()
     assert document["rule_id"] == "baltique"
     assert document["rule_enabled"] is False
+    assert document["rule_owner"] == "api"  # the default: the API's rules
     assert document["rule"]["destinations"][0]["secret"] == "s3cret"  # stored in clear
 
 
@@ -119,10 +120,123 @@ rules:
     assert [r.id for r in store.all()] == ["coree"]
 
 
-def test_load_of_a_missing_file_puts_nothing(tmp_path: Path) -> None:
+def _file(tmp_path: Path, *rules: str) -> Path:
+    """An alerts.yaml holding one rule per id (`id` or `id:text` to vary its query)."""
+    path = tmp_path / "alerts.yaml"
+    entries = []
+    for spec in rules:
+        rule_id, _, text = spec.partition(":")
+        entries.append(
+            f"  - id: {rule_id}\n    query: {{text: {text or rule_id}}}\n"
+            '    destinations: [{url: "https://hooks.example/a"}]\n'
+        )
+    path.write_text("rules:\n" + "".join(entries) if entries else "rules: []\n", "utf-8")
+    return path
+
+
+def _owners(store: RuleStore) -> dict[str, str | None]:
+    return {stored.rule.id: stored.owner for stored in store.stored()}
+
+
+def test_load_stores_the_file_rules_as_the_files_with_one_refresh(tmp_path: Path) -> None:
     engine, store = _store()
-    assert store.load(tmp_path / "absent.yaml") == (0, [])
-    assert engine.calls == []
+    assert store.load(_file(tmp_path, "alpha", "beta")) == (2, [])
+    assert _owners(store) == {"alpha": "file", "beta": "file"}
+    puts = engine.called("put_document")
+    assert [(doc_id, wait) for _, doc_id, _, wait in puts] == [("alpha", False), ("beta", False)]
+    assert engine.called("refresh") == [(INDEX,)]
+
+
+def test_loading_the_same_file_again_writes_nothing(tmp_path: Path) -> None:
+    engine, store = _store()
+    path = _file(tmp_path, "alpha", "beta")
+    store.load(path)
+    engine.calls.clear()
+    assert store.load(path) == (2, [])
+    assert engine.called("put_document") == []
+    assert engine.called("delete_document") == []
+    assert engine.called("refresh") == []
+
+
+def test_a_rule_removed_from_the_file_is_removed_and_api_rules_stay(tmp_path: Path) -> None:
+    engine, store = _store()
+    store.put(_rule("from-api"))
+    store.load(_file(tmp_path, "alpha", "beta"))
+    assert store.load(_file(tmp_path, "alpha")) == (1, [])
+    assert _owners(store) == {"alpha": "file", "from-api": "api"}
+    assert [args[1] for args in engine.called("delete_document")] == ["beta"]
+
+
+def test_a_rule_edited_in_the_file_is_updated(tmp_path: Path) -> None:
+    _, store = _store()
+    store.load(_file(tmp_path, "alpha:Baltique"))
+    store.load(_file(tmp_path, "alpha:Arctique"))
+    found = store.get("alpha")
+    assert found is not None
+    assert found.query.text == "Arctique"
+
+
+def test_a_missing_file_removes_the_file_rules_only(tmp_path: Path) -> None:
+    _, store = _store()
+    store.put(_rule("from-api"))
+    path = _file(tmp_path, "alpha")
+    store.load(path)
+    path.unlink()
+    assert store.load(path) == (0, [])
+    assert _owners(store) == {"from-api": "api"}
+
+
+def test_the_file_never_touches_an_api_rule_of_the_same_id(tmp_path: Path) -> None:
+    engine, store = _store()
+    mine = _rule("shared")
+    store.put(mine)
+    engine.calls.clear()
+    loaded, (error,) = store.load(_file(tmp_path, "shared:Arctique", "alpha"))
+    assert loaded == 1
+    assert "rule shared" in str(error)
+    assert error.errors == [
+        {"field": "id", "message": "a rule made through the API has this id: rename one of them"}
+    ]
+    assert [args[1] for args in engine.called("put_document")] == ["alpha"]
+    assert store.get("shared") == mine
+    assert _owners(store)["shared"] == "api"
+
+
+def test_an_invalid_rule_keeps_its_stored_version(tmp_path: Path) -> None:
+    _, store = _store()
+    store.load(_file(tmp_path, "alpha"))
+    broken = tmp_path / "alerts.yaml"
+    broken.write_text("rules:\n  - id: alpha\n    query: {}\n", "utf-8")
+    loaded, (error,) = store.load(broken)
+    assert loaded == 0
+    assert "rule alpha" in str(error)
+    assert _owners(store) == {"alpha": "file"}
+
+
+def test_a_file_that_cannot_be_read_changes_nothing(tmp_path: Path) -> None:
+    engine, store = _store()
+    path = _file(tmp_path, "alpha")
+    store.load(path)
+    engine.calls.clear()
+    for text in ("rules: [unclosed\n", "rules: {alpha: 1}\n"):
+        path.write_text(text, "utf-8")
+        loaded, (error,) = store.load(path)
+        assert loaded == 0
+        assert error.errors[0]["field"] in ("file", "rules")
+    assert engine.called("delete_document") == []
+    assert _owners(store) == {"alpha": "file"}
+
+
+def test_an_ownerless_rule_is_taken_by_the_file_if_named_there_else_left(tmp_path: Path) -> None:
+    engine, store = _store()
+    for rule_id in ("named", "unnamed"):  # as an older Vigie stored them
+        rule = _rule(rule_id)
+        engine.documents[INDEX][rule_id] = {"rule_id": rule_id, "rule": rule.stored()}
+    assert _owners(store) == {"named": None, "unnamed": None}
+    store.load(_file(tmp_path, "named"))
+    assert _owners(store) == {"named": "file", "unnamed": None}
+    store.load(_file(tmp_path))
+    assert _owners(store) == {"unnamed": None}
 
 
 def test_matching_no_articles_asks_nothing() -> None:

@@ -16,8 +16,8 @@ import pytest
 from aiohttp import web
 
 from pipeline.alerts.api import routes
-from pipeline.alerts.rules import MASK
-from pipeline.alerts.store import RuleStore
+from pipeline.alerts.rules import MASK, parse_rule
+from pipeline.alerts.store import RuleStore, StoredRule
 from pipeline.search.engine import Hit, SearchResult
 from tests.unit.fakes import FakeEngine
 from vigie import web as vigie_web
@@ -339,6 +339,62 @@ def test_the_test_endpoint_answers_what_the_rule_would_have_matched() -> None:
         ((index, _body),) = api.articles_engine.called("search")
         assert index == ARTICLES
         missing = await api.client.post("/rules/nope/test", params={"days": 7}, headers=AUTH)
+        assert missing.status_code == 404
+
+    run(scenario)
+
+
+def test_rules_show_their_owner_and_a_round_trip_keeps_it() -> None:
+    async def scenario(api: Api) -> None:
+        created = await api.client.post("/rules", json=rule(), headers=AUTH)
+        assert created.json()["owner"] == "api"
+        shown = (await api.client.get("/rules/baltique", headers=AUTH)).json()
+        assert shown["owner"] == "api"
+        shown["name"] = "Renamed"
+        replaced = await api.client.put("/rules/baltique", json=shown, headers=AUTH)
+        assert replaced.status_code == 200, replaced.text
+        found = api.store.find("baltique")
+        assert found is not None
+        assert (found.owner, found.rule.name) == ("api", "Renamed")
+        claimed = await api.client.put(
+            "/rules/baltique", json={**shown, "owner": "file"}, headers=AUTH
+        )
+        assert claimed.status_code == 400
+        assert fields_of(claimed) == ["owner"]
+
+    run(scenario)
+
+
+def test_a_file_rule_cannot_be_changed_or_deleted_through_the_api() -> None:
+    async def scenario(api: Api) -> None:
+        from_file = parse_rule(rule("from-file"))
+        api.store.put(from_file, owner="file")
+        listed = (await api.client.get("/rules", headers=AUTH)).json()["rules"]
+        assert [(r["id"], r["owner"]) for r in listed] == [("from-file", "file")]
+        edit = {**listed[0], "name": "Edited"}
+        for response in (
+            await api.client.put("/rules/from-file", json=edit, headers=AUTH),
+            await api.client.delete("/rules/from-file", headers=AUTH),
+        ):
+            assert response.status_code == 409
+            assert fields_of(response) == ["owner"]
+            assert "alerts.yaml" in response.json()["errors"][0]["message"]
+        again = await api.client.post("/rules", json=rule("from-file"), headers=AUTH)
+        assert again.status_code == 409
+        assert "owner: file" in again.json()["errors"][0]["message"]
+        assert api.store.find("from-file") == StoredRule(from_file, "file")
+        tested = await api.client.post("/rules/from-file/test", headers=AUTH)
+        assert tested.status_code == 200  # reading and testing it is fine
+
+    run(scenario)
+
+
+def test_deleting_an_api_rule_and_a_missing_one() -> None:
+    async def scenario(api: Api) -> None:
+        assert (await api.client.post("/rules", json=rule(), headers=AUTH)).status_code == 201
+        deleted = await api.client.delete("/rules/baltique", headers=AUTH)
+        assert (deleted.status_code, deleted.json()) == (200, {"deleted": "baltique"})
+        missing = await api.client.delete("/rules/baltique", headers=AUTH)
         assert missing.status_code == 404
 
     run(scenario)
