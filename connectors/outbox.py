@@ -82,6 +82,7 @@ class OutboxRelay:
             except DeliveryError as exc:
                 failures += 1
                 wait = _KAFKA_BACKOFF.delay(failures)
+                OUTBOX.set(self._state.outbox_size())  # growing while Kafka is down
                 self.kafka.down(f"{exc}; {self._state.outbox_size()} articles wait")
                 if stop.is_set():
                     return

@@ -63,11 +63,17 @@ def application(health: Health, routes: Iterable[web.RouteDef] = ()) -> web.Appl
         report = dict(health())
         return web.json_response(report, status=200 if report.get("status") == "ok" else 503)
 
+    async def alive(_: web.Request) -> web.Response:
+        # Liveness: the process answers. Readiness (dependencies) is /health.
+        return web.json_response({"status": "alive"})
+
     async def metrics_page(_: web.Request) -> web.Response:
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     app = web.Application(client_max_size=MAX_BODY)
     app.router.add_get("/health", health_page)
+    app.router.add_get("/health/ready", health_page)
+    app.router.add_get("/health/live", alive)
     app.router.add_get("/metrics", metrics_page)
     app.router.add_routes(list(routes))
     return app

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from prometheus_client import Counter, Histogram
 from pydantic import BaseModel, ConfigDict
 
 from pipeline.alerts.rules import AlertRule, Destination
@@ -27,6 +28,10 @@ from vigie.article import Article
 from vigie.outbound import masked
 from vigie.retry import Backoff, retry_after
 
+CALLS = Counter(
+    "vigie_webhook_calls_total", "Webhook calls by rule and outcome", ["rule", "outcome"]
+)
+CALL_SECONDS = Histogram("vigie_webhook_call_seconds", "Time of one webhook call")
 RETRY_STATUSES = frozenset({408, 429})
 RESPONSE_BYTES = 64 * 1024
 
@@ -165,7 +170,9 @@ async def deliver(
             reason = str(exc) or type(exc).__name__
             status, error = None, f"connection: {reason}"
             retryable = not reason.startswith("refused:")
-        latency = round((time.monotonic() - started) * 1000, 1)
+        elapsed = time.monotonic() - started
+        latency = round(elapsed * 1000, 1)
+        CALL_SECONDS.observe(elapsed)
         outcome = (
             "delivered"
             if error is None
@@ -173,6 +180,7 @@ async def deliver(
             if retryable and attempt < max_attempts
             else "failed"
         )
+        CALLS.labels(rule=rule.id, outcome=outcome).inc()
         await record(
             {
                 **base,

@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator
 from typing import cast
 
 import faust
+from prometheus_client import Gauge
 
 from pipeline.alerts.api import routes as rules_api
 from pipeline.alerts.dispatch import DeliveryPolicy, Dispatcher
@@ -48,6 +49,12 @@ from vigie.health import Dependency, readiness, unreachable
 from vigie.settings import Settings
 
 log = logs.get(__name__)
+
+LAG = Gauge(
+    "vigie_consumer_lag_records",
+    "Records of a partition this worker has not read yet",
+    ["topic", "partition"],
+)
 
 
 def _unacked(stream: faust.StreamT[bytes]) -> AsyncIterator[Event]:
@@ -224,6 +231,16 @@ def create_app(
             kafka_health.down("no partition assigned yet (starting, or the group is rebalancing)")
         else:
             kafka_health.up()
+            for tp in app.consumer.assignment():
+                try:  # unknown until the partition's first fetch
+                    position = await app.consumer.position(tp)
+                    highwater = app.consumer.highwater(tp)
+                except Exception:  # noqa: S112 (a metric is not worth a crash)
+                    continue
+                if position is not None and highwater is not None:
+                    LAG.labels(topic=tp.topic, partition=str(tp.partition)).set(
+                        max(0, highwater - position)
+                    )
 
     app.timer(interval=2.0)(check_dependencies)
     app.timer(interval=settings.bulk_max_wait_seconds / 2)(flush_waiting_batches)

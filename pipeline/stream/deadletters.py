@@ -16,6 +16,10 @@ from vigie.deadletter import DeadLetters, Event, dead_letter, invalid
 log = logs.get(__name__)
 
 DEAD_LETTERS = Counter("vigie_dead_letters_total", "Messages sent to the DLQ", ["stage"])
+# Every stage's series exists from the start: a rate over a series that appears
+# with its first event misses that event.
+for _stage in ("enrich", "index", "match", "deliver"):
+    DEAD_LETTERS.labels(stage=_stage)
 
 
 class Topic(Protocol):

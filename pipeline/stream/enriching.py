@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterable
 from concurrent.futures import ThreadPoolExecutor
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 from pipeline.enrichment.duplicates import DuplicateIndex
 from pipeline.enrichment.enrich import Enricher, EnrichmentTimeout
@@ -20,6 +20,7 @@ from vigie.deadletter import DeadLetters, Event
 log = logs.get(__name__)
 
 ENRICHED = Counter("vigie_articles_enriched_total", "Articles enriched and sent on")
+ENRICH_SECONDS = Histogram("vigie_enrich_seconds", "Time to enrich one article")
 
 
 class EnrichStage:
@@ -52,9 +53,10 @@ class EnrichStage:
     async def handle(self, event: Event, article: Article) -> None:
         try:
             deadline = time.monotonic() + self._deadline
-            result = await asyncio.get_running_loop().run_in_executor(
-                self._thread, self._enricher.enrich, article, deadline
-            )
+            with ENRICH_SECONDS.time():
+                result = await asyncio.get_running_loop().run_in_executor(
+                    self._thread, self._enricher.enrich, article, deadline
+                )
             # The table stays on the event loop's thread.
             first = self._duplicates.first_copy(result.id, result.content_hash or "", result.body)
             if first is not None:

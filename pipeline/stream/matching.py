@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 from pipeline.alerts.delivery import AlertMessage
 from pipeline.alerts.store import RuleMatch, RuleStore
@@ -18,6 +18,7 @@ from vigie.deadletter import DeadLetters, Event
 from vigie.retry import until_done
 
 MATCHES = Counter("vigie_rule_matches_total", "Matches of alert rules on articles")
+MATCH_SECONDS = Histogram("vigie_match_seconds", "Time to percolate one batch")
 
 
 async def _nothing() -> None:
@@ -41,6 +42,10 @@ class RuleMatcher:
         self._ready = ready
 
     async def __call__(self, batch: list[tuple[Event, Article]]) -> None:
+        with MATCH_SECONDS.time():
+            await self._match(batch)
+
+    async def _match(self, batch: list[tuple[Event, Article]]) -> None:
         await self._ready()
         try:
             matches = await self._percolate([article for _, article in batch])

@@ -173,6 +173,16 @@ def test_health_and_metrics(shared_stack: Stack) -> None:
     metrics = httpx.get(shared_stack.url("/metrics"), timeout=5).text
     assert 'vigie_dead_letters_total{stage="enrich"} 3.0' in metrics
     assert "vigie_articles_enriched_total" in metrics
+    assert 'vigie_dead_letters_total{stage="deliver"} 0.0' in metrics  # there from the start
+    assert "vigie_enrich_seconds_count" in metrics
+    raw = shared_stack.settings.topic_raw
+
+    def lag_of_raw() -> str | None:
+        text = httpx.get(shared_stack.url("/metrics"), timeout=5).text
+        return text if f'topic="{raw}"' in text and "vigie_consumer_lag_records{" in text else None
+
+    wait_for("the consumer lag of news.raw", lag_of_raw)
+    assert httpx.get(shared_stack.url("/health/live"), timeout=5).json() == {"status": "alive"}
 
 
 def test_the_worker_listens_on_its_host_only_and_guards_its_api(shared_stack: Stack) -> None:
