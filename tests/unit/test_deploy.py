@@ -23,6 +23,24 @@ def compose() -> dict[str, Any]:
     return loaded
 
 
+def test_the_compose_file_follows_the_compose_specification(compose: dict[str, Any]) -> None:
+    """Against the Compose specification's JSON schema (tests/data/compose_spec.json,
+    as shipped in docker-compose 1.29.2's wheel, Apache-2.0): a misspelt key or a
+    wrong type fails here, not at a user's first `docker compose up`."""
+    import json
+
+    import jsonschema
+
+    schema = json.loads((REPO / "tests" / "data" / "compose_spec.json").read_text())
+    errors = [
+        f"{'/'.join(map(str, e.path))}: {e.message}"
+        for e in jsonschema.Draft201909Validator(schema).iter_errors(compose)
+    ]
+    assert errors == []
+    broken = {**compose, "services": {**compose["services"], "worker": {"restart": 3}}}
+    assert list(jsonschema.Draft201909Validator(schema).iter_errors(broken))  # it can fail
+
+
 def _mounts(service: dict[str, Any]) -> dict[str, str]:
     """Container path -> source of a service's volumes."""
     return {volume.split(":")[1]: volume.split(":")[0] for volume in service.get("volumes", [])}
