@@ -155,8 +155,17 @@ def _kafka(settings: Settings) -> Service:
                 raise ServiceError(f"kafka: formatting the KRaft storage failed:\n{tail}")
 
     def answers() -> str | None:
-        # A refused connection is the expected answer while the broker starts.
-        logging.getLogger("kafka").setLevel(logging.CRITICAL)
+        # A refused connection is the expected answer while the broker starts: the
+        # client's own error lines are silenced for the probe, then restored.
+        client_log = logging.getLogger("kafka")
+        level = client_log.level
+        client_log.setLevel(logging.CRITICAL)
+        try:
+            return _probe()
+        finally:
+            client_log.setLevel(level)
+
+    def _probe() -> str | None:
         try:
             admin = KafkaAdminClient(
                 bootstrap_servers=f"{host}:{port}",
