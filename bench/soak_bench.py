@@ -246,13 +246,12 @@ def soak(code: Path, total: int, every: int, window_hours: float, restart: bool)
         **private_environment("soak"),
         "VIGIE_LOG_LEVEL": "WARNING",
         "VIGIE_DUPLICATES_WINDOW_HOURS": str(window_hours),
-        # After a SIGKILL the group waits for the dead member's session to time out
-        # before it assigns the partitions again: Faust's default is 60 s, the same
-        # for any state; 10 s leaves the part that grows with the state visible.
-        "BROKER_SESSION_TIMEOUT": "10",
     }
     settings = settings_for(env)
-    worker = Worker(code, env)
+    # After a SIGKILL the group waits for the dead member's session to time out
+    # before it assigns the partitions again: Faust's default is 60 s, the same for
+    # any state; 10 s leaves the part that grows with the state visible.
+    worker = Worker(code, {**env, "BROKER_SESSION_TIMEOUT": "10"})
     engine = connect(settings)
     producer = KafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", linger_ms=20
