@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -229,6 +229,9 @@ class Row:
     old: tuple[int, int]
     restart_s: float | None = None
     rss_after_restart: float | None = None
+    # Articles the restarted worker enriched again: those whose offsets the killed
+    # one had not committed yet (each may write its record again if it has expired).
+    replayed: int | None = None
 
 
 def wait_ready(worker: Worker, settings: Settings, started: float, deadline: float) -> float:
@@ -239,6 +242,22 @@ def wait_ready(worker: Worker, settings: Settings, started: float, deadline: flo
             raise SystemExit("the worker did not index anything in time")
         time.sleep(0.2)
     return time.monotonic() - started
+
+
+def replayed(
+    worker: Worker,
+    engine: SearchEngine,
+    settings: Settings,
+    before: int,
+    produce_ahead: Callable[[int], None],
+) -> int:
+    """Articles a restarted worker enriched that were indexed before it started,
+    counted once it has indexed 1,000 new ones (give or take a bulk request)."""
+    while (new := indexed(engine, settings) - before) < 1_000:
+        worker.check()
+        produce_ahead(before + new)
+        time.sleep(0.5)
+    return int(metric(settings, "vigie_articles_enriched_total") or 0) - new
 
 
 def soak(code: Path, total: int, every: int, window_hours: float, restart: bool) -> list[Row]:
@@ -295,10 +314,11 @@ def soak(code: Path, total: int, every: int, window_hours: float, restart: bool)
             )
             if restart:
                 worker.kill()
-                restarted = time.monotonic()
+                restarted, before = time.monotonic(), indexed(engine, settings)
                 worker.start()
                 row.restart_s = wait_ready(worker, settings, restarted, restarted + 1800)
                 row.rss_after_restart = worker.rss_mb()
+                row.replayed = replayed(worker, engine, settings, before, produce_ahead)
             rows.append(row)
             print(json.dumps(row.__dict__), flush=True)
             checkpoint += every
@@ -314,9 +334,9 @@ def soak(code: Path, total: int, every: int, window_hours: float, restart: bool)
 def table(rows: list[Row]) -> str:
     lines = [
         "| articles indexed | articles/s | RSS MB | table keys | changelog writes / article "
-        "| changelog records kept | restart s (RSS MB after) "
+        "| changelog records kept | restart s (RSS MB after) | enriched again after it "
         "| near-copies linked: recent, older than the window |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         keys = (
@@ -330,7 +350,8 @@ def table(rows: list[Row]) -> str:
         lines.append(
             f"| {r.indexed:,} | {r.per_second:.0f} | {r.rss_mb:.0f} | {keys} "
             f"| {r.written / r.indexed:.2f} "
-            f"| {r.kept:,} | {restart} | {r.recent[1]}/{r.recent[0]}, {r.old[1]}/{r.old[0]} |"
+            f"| {r.kept:,} | {restart} | {'-' if r.replayed is None else f'{r.replayed:,}'} "
+            f"| {r.recent[1]}/{r.recent[0]}, {r.old[1]}/{r.old[0]} |"
         )
     return "\n".join(lines)
 
