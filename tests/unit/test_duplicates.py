@@ -272,3 +272,17 @@ def test_changelog_configs_keep_about_a_window() -> None:
     assert changelog_configs(36)["max.compaction.lag.ms"] == "9000"
     assert sweep_interval(36) == 3.6
     assert sweep_interval(72 * 3600) == 300
+
+
+def test_the_table_size_is_a_metric() -> None:
+    from prometheus_client import REGISTRY
+
+    clock = Clock()
+    state: dict[str, object] = {}
+    index = DuplicateIndex(state, WINDOW, clock)
+    for n in range(3):
+        index.first_copy(f"a{n}", f"h{n}", _story(n))
+    assert REGISTRY.get_sample_value("vigie_duplicates_state_keys") == 3
+    clock.now += WINDOW + 1
+    index.expire()
+    assert REGISTRY.get_sample_value("vigie_duplicates_state_keys") == 0
