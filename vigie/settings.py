@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     bulk_max_bytes: int = Field(default=5_000_000, ge=1)
     bulk_max_wait_seconds: float = Field(default=1.0, gt=0)
 
+    # Near-duplicates are looked for among the first copies seen this long before
+    # (a float: 0.01 is 36 s, for benchmarks); older ones are forgotten.
+    duplicates_window_hours: float = Field(default=72.0, gt=0)
     # An article still being enriched after this long is dead-lettered.
     enrich_deadline_seconds: float = Field(default=10.0, gt=0)
     # Language of tag and entity labels ("Corée du Nord" for fr).

@@ -21,7 +21,7 @@ import os
 import signal
 import ssl
 from collections.abc import AsyncIterator
-from typing import cast
+from typing import Any, cast
 
 import faust
 from prometheus_client import Gauge
@@ -30,7 +30,7 @@ from pipeline.alerts.api import routes as rules_api
 from pipeline.alerts.dispatch import DeliveryPolicy, Dispatcher
 from pipeline.alerts.marks import Marks
 from pipeline.alerts.store import RuleStore
-from pipeline.enrichment.duplicates import DuplicateIndex
+from pipeline.enrichment.duplicates import DuplicateIndex, changelog_configs, sweep_interval
 from pipeline.enrichment.enrich import Enricher
 from pipeline.search.engine import SearchEngine, SearchEngineError
 from pipeline.search.retention import pruning
@@ -122,8 +122,14 @@ def create_app(
     raw, enriched = topic(settings.topic_raw), topic(settings.topic_enriched)
     alerts = topic(settings.topic_alerts)
     dead_letters = TopicDeadLetters(topic(settings.topic_dlq))
-    # Every worker keeps all of it (a global table): the first copy of a story may
-    # have come in on a partition another worker owns.
+    # Every worker keeps the first copies of the window (a global table): the first
+    # copy of a story may have come in on a partition another worker owns.
+    window = settings.duplicates_window_hours * 3600
+
+    async def observe_duplicate(event: faust.types.EventT[Any]) -> None:
+        # Other workers' records and deletions reach the in-memory postings.
+        near_copies.observe(event.key, None if event.message.value is None else event.value)
+
     duplicates = app.GlobalTable(
         "duplicates",
         key_type=str,
@@ -132,7 +138,16 @@ def create_app(
         # it, so recovery replays its writes in order.
         use_partitioner=True,
         synchronize_all_active_partitions=True,
+        on_changelog_event=observe_duplicate,
+        extra_topic_configs=changelog_configs(window),
     )
+    near_copies = DuplicateIndex(duplicates, window)
+
+    async def expire_duplicates() -> None:
+        # The leader deletes (one tombstone each); the others only forget.
+        near_copies.expire(delete=app.is_leader())
+
+    app.timer(interval=sweep_interval(window))(expire_duplicates)
     alert_state = app.Table(
         "alert_state", key_type=str, partitions=settings.topic_partitions, use_partitioner=True
     )
@@ -140,7 +155,7 @@ def create_app(
 
     enrich_stage = EnrichStage(
         enricher,
-        DuplicateIndex(duplicates),
+        near_copies,
         enriched,
         dead_letters,
         settings.enrich_deadline_seconds,
