@@ -422,7 +422,9 @@ def test_a_rules_state_does_not_grow_with_its_alerts() -> None:
         small = len(json.dumps(h.state[rule.id]))
         await h.send(*(_alert(rule, n) for n in range(3, 60)))
         assert len(h.receiver.to("/ok")) == 60
-        assert len(json.dumps(h.state[rule.id])) == small
+        # The same small value (its one timestamp may print a digit more or less).
+        assert len(json.dumps(h.state[rule.id])) <= small + 4
+        assert set(h.state[rule.id]) == {"last_sent", "digest", "digest_since"}
         assert len(h.engine.documents[MARKS]) == 60  # one small mark each, in the engine
 
     _dispatch(scenario)
