@@ -13,10 +13,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict, deque
-from collections.abc import AsyncIterable, Callable, MutableMapping
+from collections.abc import AsyncIterable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
@@ -26,15 +26,14 @@ from pipeline.alerts.marks import Marks
 from pipeline.alerts.rules import AlertRule
 from pipeline.alerts.store import RuleStore
 from pipeline.search.engine import (
-    ENGINE_BACKOFF,
-    EngineUnavailable,
     SearchEngine,
     SearchEngineError,
+    when_available,
 )
 from vigie import logs, outbound
 from vigie.deadletter import DeadLetters, Event, invalid
 from vigie.outbound import masked
-from vigie.retry import Backoff, until_done
+from vigie.retry import Backoff
 from vigie.settings import Settings
 
 log = logs.get(__name__)
@@ -50,7 +49,6 @@ UNRECORDED_LOST = Counter(
 
 # A digest sent early rather than grown without bound within its window.
 DIGEST_MAX = 100
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -141,7 +139,7 @@ class Dispatcher:
                 log.info("deliveries_index_available", records_written_late=True)
 
     async def _rule(self, rule_id: str) -> AlertRule | None:
-        return await self._retrying(lambda: self._store.get(rule_id), "rule_lookup")
+        return await when_available(lambda: self._store.get(rule_id), "rule_lookup")
 
     def _rule_state(self, rule_id: str) -> dict[str, Any]:
         """A rule's small state: when each destination was last called (throttle)
@@ -152,16 +150,6 @@ class Dispatcher:
             "digest": list(state.get("digest", [])),
             "digest_since": state.get("digest_since"),
         }
-
-    async def _retrying(self, call: Callable[[], T], what: str) -> T:
-        # The engine being down holds this rule's alerts (their offsets wait), and
-        # only them: other rules' alerts go on in the other delivery actors.
-        return await until_done(
-            lambda: asyncio.to_thread(call),
-            transient=EngineUnavailable,
-            backoff=ENGINE_BACKOFF,
-            what=what,
-        )
 
     async def run(self, events: AsyncIterable[Event]) -> None:
         """The `deliver` agent's loop. Each event is acked once handled: an event
@@ -192,7 +180,7 @@ class Dispatcher:
         article_id = alert.article["id"]
         group = alert.article.get("duplicate_of") or article_id
         keys = [f"a:{article_id}", *([f"g:{group}"] if rule.suppress_duplicates else [])]
-        taken = await self._retrying(
+        taken = await when_available(
             lambda: self._marks.claim(rule.id, keys, alert.alert_id), "alert_mark"
         )
         if taken is not None:
@@ -212,13 +200,13 @@ class Dispatcher:
             settled = await self._send(event, rule, [alert], state)
         self._state[rule.id] = state
         if settled:
-            await self._retrying(
+            await when_available(
                 lambda: self._marks.settle(rule.id, keys, alert.alert_id), "alert_mark"
             )
         else:
             # Dead-lettered: a replay of that letter, once the receiver is fixed,
             # must be sent, not suppressed as "already fired".
-            await self._retrying(lambda: self._marks.release(rule.id, keys), "alert_mark")
+            await when_available(lambda: self._marks.release(rule.id, keys), "alert_mark")
 
     async def expire_marks(self) -> None:
         """Forget what rules fired on long ago (a Faust timer calls this hourly)."""

@@ -9,13 +9,14 @@ ILM/ISM).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 
-from vigie.retry import Backoff
+from vigie.retry import Backoff, until_done
 
 T = TypeVar("T")
 
@@ -26,6 +27,21 @@ ENGINE_BACKOFF = Backoff(start=0.5, cap=5.0)
 # copies of one id a query makes room for (one, but for a crash mid-way).
 _IDS_PER_QUERY = 1_000
 _COPIES_PER_ID = 4
+
+
+async def when_available(call: Callable[[], T], what: str) -> T:
+    """Run a blocking engine call in a thread until the engine answers: while it is
+    down or busy the caller waits (and so do its offsets); a refusal goes up."""
+    return await until_done(
+        lambda: asyncio.to_thread(call),
+        transient=EngineUnavailable,
+        backoff=ENGINE_BACKOFF,
+        what=what,
+    )
+
+
+async def nothing() -> None:
+    """A `ready` hook that has nothing to wait for."""
 
 
 class SearchEngineError(RuntimeError):

@@ -22,8 +22,9 @@ from typing import Any
 
 from prometheus_client import Counter, Histogram
 
+from pipeline.search import engine as search_engine
 from pipeline.search.documents import to_document
-from pipeline.search.engine import ENGINE_BACKOFF, EngineUnavailable, SearchEngine
+from pipeline.search.engine import EngineUnavailable, SearchEngine, nothing
 from vigie import logs
 from vigie.article import Article
 from vigie.deadletter import DeadLetters, Event
@@ -38,10 +39,6 @@ INDEX_RETRIES = Counter(
 BULK_SECONDS = Histogram("vigie_bulk_seconds", "Time to get a batch into the index")
 
 
-async def _nothing() -> None:
-    return None
-
-
 class BulkIndexer:
     """Writes batches of (event, article) to the index: the `handle` of an EventBatch."""
 
@@ -50,7 +47,7 @@ class BulkIndexer:
         engine: SearchEngine,
         alias: str,
         dead_letters: DeadLetters,
-        ready: Callable[[], Awaitable[None]] = _nothing,
+        ready: Callable[[], Awaitable[None]] = nothing,
         on_indexed: Callable[[int], None] = lambda n: None,
     ) -> None:
         self._engine = engine
@@ -101,7 +98,7 @@ class BulkIndexer:
                     return rejected
                 reason = f"{len(todo)} documents answered busy or failed"
             failures += 1
-            wait = ENGINE_BACKOFF.delay(failures)
+            wait = search_engine.ENGINE_BACKOFF.delay(failures)
             INDEX_RETRIES.inc()
             if worth_saying(failures):
                 log.warning(

@@ -9,10 +9,9 @@ import asyncio
 from pathlib import Path
 
 from pipeline.alerts.store import RuleStore
-from pipeline.search.engine import ENGINE_BACKOFF, EngineUnavailable, SearchEngine
+from pipeline.search.engine import SearchEngine, when_available
 from pipeline.search.templates import Indices, setup
 from vigie import logs
-from vigie.retry import until_done
 
 log = logs.get(__name__)
 
@@ -43,9 +42,4 @@ class EngineSetup:
             return
         async with self._lock:
             if not self._done:
-                await until_done(
-                    lambda: asyncio.to_thread(self.run),
-                    transient=EngineUnavailable,
-                    backoff=ENGINE_BACKOFF,
-                    what="search_setup",
-                )
+                await when_available(self.run, "search_setup")

@@ -4,25 +4,19 @@ its delivery state share a partition)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
 from prometheus_client import Counter, Histogram
 
 from pipeline.alerts.delivery import AlertMessage
 from pipeline.alerts.store import RuleMatch, RuleStore
-from pipeline.search.engine import ENGINE_BACKOFF, DocumentRejected, EngineUnavailable
+from pipeline.search.engine import DocumentRejected, nothing, when_available
 from pipeline.stream.deadletters import Topic
 from vigie.article import Article
 from vigie.deadletter import DeadLetters, Event
-from vigie.retry import until_done
 
 MATCHES = Counter("vigie_rule_matches_total", "Matches of alert rules on articles")
 MATCH_SECONDS = Histogram("vigie_match_seconds", "Time to percolate one batch")
-
-
-async def _nothing() -> None:
-    return None
 
 
 class RuleMatcher:
@@ -34,7 +28,7 @@ class RuleMatcher:
         store: RuleStore,
         alerts: Topic,
         dead_letters: DeadLetters,
-        ready: Callable[[], Awaitable[None]] = _nothing,
+        ready: Callable[[], Awaitable[None]] = nothing,
     ) -> None:
         self._store = store
         self._alerts = alerts
@@ -67,9 +61,4 @@ class RuleMatcher:
 
     async def _percolate(self, articles: Sequence[Article]) -> list[RuleMatch]:
         # The engine being down holds the batch (and its offsets) until it is back.
-        return await until_done(
-            lambda: asyncio.to_thread(self._store.match, articles),
-            transient=EngineUnavailable,
-            backoff=ENGINE_BACKOFF,
-            what="percolate",
-        )
+        return await when_available(lambda: self._store.match(articles), "percolate")

@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from pipeline.alerts import dispatch
 from pipeline.alerts.delivery import AlertMessage, alert_id
 from pipeline.alerts.dispatch import DeliveryPolicy, Dispatcher
 from pipeline.alerts.marks import Marks
 from pipeline.alerts.rules import AlertRule, parse_rule
 from pipeline.alerts.store import RuleStore
+from pipeline.search import engine as search_engine
 from pipeline.search.engine import EngineUnavailable
 from tests.conftest import make_article
 from tests.unit.fakes import FakeEngine, FakeEvent, ListDeadLetters, stream
@@ -359,7 +359,7 @@ def test_a_busy_receiver_is_tried_again_then_dead_lettered_after_the_last_attemp
 def test_a_failure_to_record_does_not_stop_delivery_and_records_follow_later(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(dispatch, "ENGINE_BACKOFF", Backoff(start=0.001, cap=0.002))
+    monkeypatch.setattr(search_engine, "ENGINE_BACKOFF", Backoff(start=0.001, cap=0.002))
 
     async def scenario(h: Harness) -> None:
         rule = h.rule("baltique")
@@ -397,7 +397,7 @@ def test_an_engine_down_while_alerts_wait_holds_them_and_delivers_each_once(
 ) -> None:
     """The rule lookup failing used to raise out of the agent: Faust gave up
     after a few restarts and the worker exited."""
-    monkeypatch.setattr(dispatch, "ENGINE_BACKOFF", Backoff(start=0.001, cap=0.002))
+    monkeypatch.setattr(search_engine, "ENGINE_BACKOFF", Backoff(start=0.001, cap=0.002))
 
     async def scenario(h: Harness) -> None:
         rule = h.rule("baltique")

@@ -13,14 +13,12 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
-import pipeline.stream.indexing as indexing
-import pipeline.stream.indices as indices
-import pipeline.stream.matching as matching
 from pipeline.alerts.delivery import alert_id
 from pipeline.alerts.rules import AlertRule, parse_rule
 from pipeline.alerts.store import RuleMatch, RuleStore
 from pipeline.enrichment.duplicates import DuplicateIndex
 from pipeline.enrichment.enrich import Enricher
+from pipeline.search import engine as search_engine
 from pipeline.search.engine import DocumentRejected, EngineUnavailable
 from pipeline.search.templates import Indices, SetupError
 from pipeline.stream.deadletters import TopicDeadLetters, valid_articles
@@ -49,8 +47,7 @@ STORY = (
 @pytest.fixture
 def tiny_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """The engine backoff of every stage, in milliseconds."""
-    for module in (indexing, indices, matching):
-        monkeypatch.setattr(module, "ENGINE_BACKOFF", TINY)
+    monkeypatch.setattr(search_engine, "ENGINE_BACKOFF", TINY)
 
 
 # -- dead letters ---------------------------------------------------------------------
