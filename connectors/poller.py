@@ -10,18 +10,17 @@ that feed, not the service.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
-from connectors.feed import FeedError, ParsedFeed, document_of, parse_feed
+from connectors.feed import FeedError, document_of
 from connectors.feedlist import FeedConfig
-from connectors.fetch import Fetched, Fetcher, FetchError, max_age_seconds
+from connectors.fetch import Fetcher, FetchError, max_age_seconds
 from connectors.fulltext import FullText
 from connectors.metrics import ENTRIES, ERRORS, FAILURES, LAST_SUCCESS, POLLS, STAGE, UNHEALTHY
+from connectors.parsing import FeedParsers
 from connectors.schedule import Bounds, after_failure, after_success
 from connectors.state import FeedState, State, fingerprint
 from vigie import logs
@@ -51,6 +50,7 @@ class Poller:
         full_text: FullText,
         bounds: Bounds,
         unhealthy_after: int,
+        parsers: FeedParsers | None = None,
     ) -> None:
         self._fetcher = fetcher
         self._state = state
@@ -60,10 +60,9 @@ class Poller:
         self.unhealthy: set[str] = set()
         self.stage_seconds: dict[str, float] = {"fetch": 0.0, "parse": 0.0}
         self._stage_lock = threading.Lock()
-        # In a thread: a 3 MB feed takes a second to parse, and /health, the other
-        # fetches and the outbox must not wait for it. One thread: parsing is
-        # CPU-bound, more would only hold more parsed feeds in memory at once.
-        self._parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parse")
+        # Off the event loop: a 3 MB feed takes a second to parse, and /health, the
+        # other fetches and the outbox must not wait for it (one thread by default).
+        self._parsers = parsers or FeedParsers(workers=0, timeout=60.0)
 
     async def poll(self, feed: FeedConfig) -> Outcome:
         known = self._state.feed(feed.id)
@@ -96,11 +95,10 @@ class Poller:
             result: Result = "not_modified" if fetched.status == 304 else "unchanged"
             return self._succeeded(feed, Outcome(feed.id, result, next_poll))
         try:
-            parsed = await asyncio.get_running_loop().run_in_executor(
-                self._parser, self._parse, fetched, feed
-            )
+            parsed, cpu = await self._parsers.parse(document_of(fetched), feed)
         except FeedError as exc:
             return self._failed(feed, known, "parse", str(exc), None)
+        self._timed("parse", cpu)
         started = time.perf_counter()
         articles = self._state.settled(parsed.articles, parsed.identities)
         novelty = self._state.novelty(articles)
@@ -149,14 +147,6 @@ class Poller:
         )
         return self._succeeded(feed, outcome)
 
-    def _parse(self, fetched: Fetched, feed: FeedConfig) -> ParsedFeed:
-        # CPU time of this thread: parses overlap in wall time, not in CPU.
-        started = time.thread_time()
-        try:
-            return parse_feed(document_of(fetched), feed)
-        finally:
-            self._timed("parse", time.thread_time() - started)
-
     def _succeeded(self, feed: FeedConfig, outcome: Outcome) -> Outcome:
         POLLS.labels(outcome.result).inc()
         LAST_SUCCESS.labels(feed.id).set(time.time())
@@ -202,4 +192,4 @@ class Poller:
         STAGE.labels(stage).observe(seconds)
 
     def close(self) -> None:
-        self._parser.shutdown(wait=True)
+        self._parsers.close()

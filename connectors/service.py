@@ -21,6 +21,7 @@ from connectors.feedlist import FeedConfig, load_feeds
 from connectors.fetch import Fetcher
 from connectors.fulltext import FullText
 from connectors.outbox import OutboxRelay
+from connectors.parsing import FeedParsers
 from connectors.poller import Outcome, Poller
 from connectors.schedule import Bounds
 from connectors.state import State
@@ -42,6 +43,7 @@ class Connector:
             FullText(self.fetcher, settings.fulltext_concurrency),
             Bounds(settings.poll_min_seconds, settings.poll_max_seconds),
             settings.feed_unhealthy_after,
+            FeedParsers.from_settings(settings),
         )
         self.relay = OutboxRelay(
             state, settings.kafka_options(), settings.topic_raw, settings.topic_dlq

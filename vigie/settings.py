@@ -132,6 +132,11 @@ class Settings(BaseSettings):
     fetch_timeout_seconds: float = Field(default=20.0, gt=0)
     fetch_max_bytes: int = Field(default=10_000_000, ge=1024)
     fulltext_concurrency: int = Field(default=4, ge=1)
+    # Processes that parse feeds (connectors/parsing.py); unset: one per core less
+    # one for the service, 0: parse in a thread. A parse in a process is stopped
+    # after parse_timeout_seconds (the feed fails, not the service).
+    parse_workers: int | None = Field(default=None, ge=0)
+    parse_timeout_seconds: float = Field(default=60.0, gt=0)
     # A feed's poll interval adapts between these bounds; after this many failures
     # in a row it is reported unhealthy (and still retried, with backoff).
     poll_min_seconds: float = Field(default=120.0, gt=0)
