@@ -83,6 +83,8 @@ def test_the_fast_parse_gives_the_articles_of_the_full_one(
     assert full, f"{path.name}: no articles to compare"
     assert [_as_cleaned(a, cleaner) for a in fast] == [_as_cleaned(a, cleaner) for a in full]
     assert [a.notes for a in fast] == [a.notes for a in full]
+    if path.name == "html_shapes.xml":  # not the same parse twice: the HTML differs
+        assert [a.body for a in fast] != [a.body for a in full]
 
 
 def test_relative_entry_links_are_still_resolved() -> None:
