@@ -1,14 +1,18 @@
-"""The connector against 1,000 feeds served locally, beside a naive sequential loop
-(httpx.get, feedparser.parse, one producer.send per entry) in the same run.
+"""The connector against 1,000 feeds served locally: this checkout's connector beside
+another checkout's (the old code, by default ../main) in the same run, so a busy
+machine slows both alike; optionally the naive sequential loop (httpx.get,
+feedparser.parse, one producer.send per entry) too.
 
 The feeds are the 40 real-world feeds of ../shared/realfeeds (read from there,
 not copied), each served under 25 URLs spread over 100 local host addresses;
 every URL in a copy gets its own host prefix, so the 1,000 feeds carry distinct
-articles. The server runs in its own process on the other core; each client runs
-in its own process pinned to one core, so peak memory is its own. Articles go to
-a private topic of the real Kafka: `vigie services up` first.
+articles. The server runs in its own process pinned to the last core; each client
+runs in its own process on the others' cores and the server's (a connector uses
+what it finds: its parse processes, VIGIE_PARSE_WORKERS, one per core less one).
+A first poll fills the outbox; `--produce` also sends it to a private topic of the
+real Kafka (`vigie services up` first), as the naive loop (`--naive`) must.
 
-    .venv/bin/python -m bench.connector_bench [--feeds 1000] [--hosts 100]
+    .venv/bin/python bench/connector_bench.py [--feeds 1000] [--old ../main] [--produce]
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 REALFEEDS = Path(__file__).resolve().parents[2] / "shared" / "realfeeds"
+HERE = Path(__file__).resolve().parents[1]
 
 
 def _bodies() -> list[bytes]:
@@ -35,10 +40,14 @@ def _bodies() -> list[bytes]:
     return [f.read_bytes() for f in files]
 
 
+def _server_core() -> int:
+    return max(os.sched_getaffinity(0))
+
+
 def _serve(port: int, hosts: int, ready: Any) -> None:
     from aiohttp import web
 
-    os.sched_setaffinity(0, {1})
+    os.sched_setaffinity(0, {_server_core()})
     bodies = _bodies()
     cache: dict[int, bytes] = {}
 
@@ -74,13 +83,13 @@ def _urls(port: int, feeds: int, hosts: int) -> list[str]:
     return [f"http://127.0.0.{1 + n % hosts}:{port}/feed/{n}" for n in range(feeds)]
 
 
-def _client(mode: str, urls: list[str], env: dict[str, str]) -> dict[str, Any]:
-    os.sched_setaffinity(0, {0})
-    os.environ.update(env)
-    return _vigie(urls) if mode == "vigie" else _naive(urls)
+def _client(mode: str, urls: list[str], options: dict[str, Any]) -> dict[str, Any]:
+    # Not pinned: a connector's parse processes use the cores it finds, the
+    # server's included (on two cores, the only one a pool can have).
+    return _vigie(urls, options) if mode == "vigie" else _naive(urls)
 
 
-def _vigie(urls: list[str]) -> dict[str, Any]:
+def _vigie(urls: list[str], options: dict[str, Any]) -> dict[str, Any]:
     import tempfile
 
     from connectors.feedlist import FeedConfig
@@ -90,10 +99,12 @@ def _vigie(urls: list[str]) -> dict[str, Any]:
     from vigie.settings import Settings
 
     logs.configure("WARNING")
+    chosen = {"parse_workers": options["workers"]} if options.get("workers") is not None else {}
     settings = Settings(
         connector_state=Path(tempfile.mkdtemp()) / "state.sqlite3",
         fetch_host_interval_seconds=0.05,
         fetch_concurrency=64,
+        **chosen,
     )
     # The benchmark's feed servers are local: opted in.
     feeds = [FeedConfig(id=f"f{n}", url=url, allow_private=True) for n, url in enumerate(urls)]
@@ -101,19 +112,25 @@ def _vigie(urls: list[str]) -> dict[str, Any]:
     for run in ("cold", "warm"):
         state = State(settings.connector_state)
         connector = Connector(settings, feeds, state)
+        waiting = state.outbox_size()
         started = time.perf_counter()
         outcomes = asyncio.run(connector.run_once())
-        produced = connector.send_outbox()
+        polled = time.perf_counter() - started
+        entries = state.outbox_size() - waiting
+        produced = connector.send_outbox() if options.get("produce") else 0
         connector.close()
-        wall = time.perf_counter() - started
         figures[run] = {
-            "seconds": wall,
-            "entries": produced,
+            "poll": polled,
+            "seconds": time.perf_counter() - started,
+            "entries": entries,
+            "produced": produced,
             "errors": sum(o.result == "error" for o in outcomes),
             "stages": dict(connector.stage_seconds),
         }
         state.close()
-    return {"runs": figures, "peak_rss_mb": _peak_mb()}
+    # Parse processes are children: their peak is their own.
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"runs": figures, "peak_rss_mb": _peak_mb(), "children_peak_mb": children}
 
 
 def _naive(urls: list[str]) -> dict[str, Any]:
@@ -153,8 +170,18 @@ def _naive(urls: list[str]) -> dict[str, Any]:
     producer.close()
     wall = time.perf_counter() - started
     return {
-        "runs": {"cold": {"seconds": wall, "entries": entries, "errors": errors, "stages": stages}},
+        "runs": {
+            "cold": {
+                "poll": wall,
+                "seconds": wall,
+                "entries": entries,
+                "produced": entries,
+                "errors": errors,
+                "stages": stages,
+            }
+        },
         "peak_rss_mb": _peak_mb(),
+        "children_peak_mb": 0.0,
     }
 
 
@@ -162,45 +189,44 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _run_client(mode: str, port: int, feeds: int, hosts: int) -> dict[str, Any]:
+def _run_client(
+    mode: str, checkout: Path, port: int, args: argparse.Namespace, workers: int | None = None
+) -> dict[str, Any]:
+    """One client in a process of its own, with `checkout`'s code (this file is run
+    from here; `connectors` and `vigie` are imported from there)."""
     from vigie.settings import private_environment
 
     env = {**private_environment("bench"), "VIGIE_LOG_LEVEL": "WARNING"}
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        *("--client", mode, "--port", str(port), "--feeds", str(args.feeds)),
+        *("--hosts", str(args.hosts)),
+        *(["--produce"] if args.produce else []),
+        *(["--workers", str(workers)] if workers is not None else []),
+    ]
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.connector_bench",
-            "--client",
-            mode,
-            "--port",
-            str(port),
-            "--feeds",
-            str(feeds),
-            "--hosts",
-            str(hosts),
-        ],
-        env={**os.environ, **env},
+        command,
+        env={**os.environ, **env, "PYTHONPATH": str(checkout)},
         capture_output=True,
         text=True,
         check=False,
     )
     if done.returncode != 0:
-        sys.exit(f"{mode} client failed:\n{done.stderr[-3000:]}")
+        sys.exit(f"{mode} client ({checkout}) failed:\n{done.stderr[-3000:]}")
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def _row(name: str, run: dict[str, Any], feeds: int, peak: float) -> str:
-    # Parse is the CPU time of parsing (the connector parses in a thread), produce
-    # the wall time of sending; fetching is the rest (many fetches overlap).
-    wall = run["seconds"]
-    parse, produce = run["stages"]["parse"], run["stages"]["produce"]
-    shares = [max(0.0, wall - parse - produce), parse, produce]
-    shown = " / ".join(f"{100 * s / wall:3.0f}%" for s in shares)
+def _row(name: str, result: dict[str, Any], run: str, feeds: int) -> str:
+    # Parse is the CPU time of parsing (in a thread or in processes: it can exceed
+    # the wall time), produce the wall time of sending; fetching is the rest.
+    figures = result["runs"][run]
+    wall, poll = figures["seconds"], figures["poll"]
+    parse, produce = figures["stages"]["parse"], figures["stages"]["produce"]
     return (
-        f"{name:<26} {wall:7.1f} {feeds / wall:8.1f} "
-        f"{run['entries'] / wall:9.0f} {run['entries']:8d} {run['errors']:6d} "
-        f"{peak:8.0f}   {shown}"
+        f"{name:<34} {poll:7.1f} {wall:7.1f} {feeds / poll:8.1f} {figures['entries']:8d} "
+        f"{figures['errors']:6d} {parse:9.1f} {produce:8.1f} "
+        f"{result['peak_rss_mb']:5.0f}+{result['children_peak_mb']:<4.0f}"
     )
 
 
@@ -209,15 +235,21 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--hosts", type=int, default=100)
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--client", choices=["vigie", "naive"])
+    parser.add_argument("--old", type=Path, default=HERE.parent / "main")
+    parser.add_argument("--produce", action="store_true", help="send the outbox to Kafka")
+    parser.add_argument("--naive", action="store_true", help="the naive loop too (Kafka)")
+    parser.add_argument("--workers", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--client", choices=["vigie", "naive"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:
-        result = _client(args.client, _urls(args.port, args.feeds, args.hosts), {})
+        options = {"produce": args.produce, "workers": args.workers}
+        result = _client(args.client, _urls(args.port, args.feeds, args.hosts), options)
         print(json.dumps(result))
         return
 
     from multiprocessing import Event
 
+    sys.path.insert(0, str(HERE))
     from vigie.settings import private_environment
 
     port = int(private_environment("bench")["VIGIE_WEB_PORT"])
@@ -226,28 +258,33 @@ def main() -> None:
     server.start()
     if not ready.wait(30):
         sys.exit("the feed server did not start")
+    rows: list[tuple[str, dict[str, Any]]] = []
     try:
-        vigie = _run_client("vigie", port, args.feeds, args.hosts)
-        naive = _run_client("naive", port, args.feeds, args.hosts)
+        # Old and new alternate with the new one's two modes, so that a neighbour's
+        # load falls on each alike.
+        rows.append((f"old ({args.old.name})", _run_client("vigie", args.old, port, args)))
+        rows.append(("new, parse processes", _run_client("vigie", HERE, port, args)))
+        rows.append(("new, parse thread", _run_client("vigie", HERE, port, args, workers=0)))
+        if args.naive:
+            rows.append(("naive sequential loop", _run_client("naive", HERE, port, args)))
     finally:
         server.terminate()
     print(
         f"{args.feeds} feeds ({len(_bodies())} real feeds x {args.feeds // len(_bodies())}), "
-        f"{args.hosts} local hosts; client on one core, server on the other"
+        f"{args.hosts} local hosts; {os.cpu_count()} cores, the server pinned to one"
     )
     print(
-        f"{'':<26} {'seconds':>7} {'feeds/s':>8} {'entries/s':>9} {'entries':>8} {'errors':>6} "
-        f"{'peak MB':>8}   fetch / parse / produce"
+        f"{'':<34} {'poll s':>7} {'total s':>7} {'feeds/s':>8} {'entries':>8} {'errors':>6} "
+        f"{'parse cpu':>9} {'produce':>8} {'peak MB':>10}"
     )
-    print(_row("vigie connector, cold", vigie["runs"]["cold"], args.feeds, vigie["peak_rss_mb"]))
-    print(_row("vigie connector, warm", vigie["runs"]["warm"], args.feeds, vigie["peak_rss_mb"]))
-    print(_row("naive sequential loop", naive["runs"]["cold"], args.feeds, naive["peak_rss_mb"]))
+    for run, label in (("cold", "first poll"), ("warm", "next poll, 304s")):
+        for name, result in rows:
+            if run in result["runs"]:
+                print(_row(f"{name}, {label}", result, run, args.feeds))
     print(
-        "cold: every feed new; warm: the same feeds again (304s, nothing produced).\n"
-        "Shares are of wall time: parse (CPU) and produce measured, fetch the rest (waiting on\n"
-        "the network and the event loop). The connector is polite (2 requests per host at once,\n"
-        "50 ms apart) and keeps state; the naive loop does neither. The connector's parse\n"
-        "includes normalising to the article schema and the seen/changed check."
+        "poll: every feed fetched, parsed and checked against the state, new entries in\n"
+        "the outbox; total: with sending the outbox (--produce). parse cpu: CPU seconds of\n"
+        "parsing, in whichever thread or process. peak MB: the client + its parse processes."
     )
 
 

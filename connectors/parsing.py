@@ -58,7 +58,7 @@ class FeedParsers:
         self.workers = workers
         self._parse = parse  # a module-level function: a child process imports it
         self._timeout = timeout
-        self._slots = asyncio.Semaphore(max(1, workers))
+        self._slots = asyncio.Semaphore(2 * max(1, workers))
         self._pool: ProcessPoolExecutor | None = None
         # One thread: more would only hold more parsed feeds in memory at once.
         self._thread = (
