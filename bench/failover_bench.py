@@ -22,7 +22,7 @@ from kafka import KafkaProducer
 
 from bench.index_bench import _articles, _found, _seed_body, send_paced
 from pipeline.search.clients import connect
-from vigie.settings import private_environment, settings_for
+from vigie.settings import free_port, private_environment, settings_for
 
 
 def _worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -44,7 +44,8 @@ def run(session_timeout: float, rate: float, after: float) -> tuple[float, float
     }
     settings = settings_for(env)
     body = _seed_body()
-    first, second = _worker(env), _worker(env)
+    # Each worker serves health and metrics on a port of its own.
+    first, second = _worker(env), _worker({**env, "VIGIE_WEB_PORT": str(free_port())})
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
     engine = connect(settings)
     sent: dict[str, float] = {}

@@ -261,19 +261,25 @@ def load_settings() -> Settings:
         raise SettingsError([unparsable(exc, env_name)]) from exc
 
 
+def free_port() -> int:
+    """A local port nothing listens on now (the OS does not hand it out again at once)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def private_environment(purpose: str) -> dict[str, str]:
     """Environment giving one process its own topics, index alias, consumer group,
     connector state and web ports on shared services: for tests and benchmarks,
-    which must not see each other's data."""
-    import socket
+    which must not see each other's data. (A second worker on the same host needs
+    a `VIGIE_WEB_PORT` of its own: `free_port()`.)"""
     import tempfile
     import uuid
 
     tag = uuid.uuid4().hex[:10]
-    with socket.socket() as probe, socket.socket() as other:
-        probe.bind(("127.0.0.1", 0))
-        other.bind(("127.0.0.1", 0))
-        port, connector_port = probe.getsockname()[1], other.getsockname()[1]
+    port, connector_port = free_port(), free_port()
     home = Path(tempfile.gettempdir()) / f"vigie-{purpose}-{tag}"
     return {
         "VIGIE_HOME": str(home),

@@ -4,7 +4,6 @@ tests pin the same mapping on hand-made exceptions; these read real responses.""
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +16,7 @@ from pipeline.search.engine import DocumentRejected, EngineUnavailable, NotFound
 from pipeline.search.templates import marks_body
 from tests.esshim import ElasticsearchShim
 from tests.integration.conftest import Adapter
+from vigie.settings import free_port
 
 pytestmark = pytest.mark.both_adapters
 
@@ -24,13 +24,6 @@ STRICT: dict[str, Any] = {
     "settings": {"number_of_shards": 1, "number_of_replicas": 0},
     "mappings": {"dynamic": "strict", "properties": {"title": {"type": "text"}}},
 }
-
-
-def _closed_port() -> int:
-    """A local port nothing listens on (the OS will not hand it out again at once)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _name(what: str) -> str:
@@ -48,7 +41,7 @@ def strict_index(adapter: Adapter) -> Iterator[tuple[SearchEngine, str]]:
 
 
 def test_an_unreachable_engine_is_unavailable(adapter: Adapter) -> None:
-    down = Adapter(adapter.name, f"http://127.0.0.1:{_closed_port()}")
+    down = Adapter(adapter.name, f"http://127.0.0.1:{free_port()}")
     engine = connect(down.settings(), timeout=5)
     try:
         with pytest.raises(EngineUnavailable, match=f"{adapter.name} unreachable"):
@@ -62,7 +55,7 @@ def test_an_unreachable_engine_is_unavailable(adapter: Adapter) -> None:
 def test_behind_the_shim_an_engine_that_is_down_gives_no_answer() -> None:
     # What the Elasticsearch run of test_outage.py sees while the engine is stopped:
     # the shim answers nothing, as a stopped Elasticsearch would, rather than a 502.
-    shim = ElasticsearchShim(f"http://127.0.0.1:{_closed_port()}").start()
+    shim = ElasticsearchShim(f"http://127.0.0.1:{free_port()}").start()
     engine = connect(Adapter("elasticsearch", shim.url).settings(), timeout=5)
     try:
         with pytest.raises(EngineUnavailable, match="elasticsearch unreachable"):
