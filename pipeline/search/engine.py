@@ -84,6 +84,7 @@ class BulkItem:
     status: int
     error: str | None = None
     index: str = ""  # where it was written (an alias resolves to its write index)
+    kind: str = ""  # the engine's error type
 
     @property
     def ok(self) -> bool:
@@ -91,7 +92,17 @@ class BulkItem:
 
     @property
     def retryable(self) -> bool:
-        return self.status == 429 or self.status >= 500
+        return self.status == 429 or self.status >= 500 or self.kind in INDEX_NOT_READY
+
+
+# Refusals that are about the index, not the document: seen for ~1 s after an
+# engine restart, while an alias was not yet resolved to its write index (the
+# bulk tried to create an index of the alias's name: "invalid_index_name_exception
+# ... already exists as alias"). Dead-lettering the documents would lose them for
+# a passing state of the engine; they are sent again instead.
+INDEX_NOT_READY = frozenset(
+    {"invalid_index_name_exception", "index_not_found_exception", "cluster_block_exception"}
+)
 
 
 def _error_text(error: Any) -> str:
@@ -212,6 +223,7 @@ class SearchEngine:
                     status=int(result["status"]),
                     error=_error_text(error) if error else None,
                     index=str(result.get("_index", "")),
+                    kind=str(error.get("type", "")) if isinstance(error, Mapping) else "",
                 )
             )
         if unique:
