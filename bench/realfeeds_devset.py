@@ -126,9 +126,7 @@ def feed_passages(folder: Path, name: str) -> tuple[Passage, ...]:
         title = cleaner.clean(article.title)
         rest = cleaner.clean(article.body) or cleaner.clean(article.summary)
         text = cut("\n".join(part for part in (title, rest) if part))
-        passages.append(
-            Passage(name, article.id, article.url, text, article.source.language_hint)
-        )
+        passages.append(Passage(name, article.id, article.url, text, article.source.language_hint))
     return tuple(passages)
 
 
