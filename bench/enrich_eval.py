@@ -162,7 +162,7 @@ def _watchlist_names(enricher: Enricher, names: Iterable[str]) -> set[str]:
 
 def _py3langid() -> Callable[[str], str] | None:
     try:
-        import py3langid  # type: ignore[import-not-found]
+        import py3langid
     except ImportError:
         return None
 

@@ -48,7 +48,7 @@ from pipeline.search.clients import connect
 from pipeline.search.engine import SearchEngine, SearchEngineError
 from services import local as services
 from vigie.article import Article, Source, article_id
-from vigie.settings import Settings, free_port, private_environment, settings_for
+from vigie.settings import Settings, free_port, private_environment, private_indices, settings_for
 
 VIGIE = str(Path(sys.executable).parent / "vigie")
 KEYWORD = "Baltique"
@@ -296,7 +296,7 @@ class Run:
                 process.kill()
         self.receiver.close()
         with suppress(SearchEngineError):
-            self.engine.delete_index(f"{self.settings.index_articles}-*")
+            self.engine.delete_index(private_indices(self.settings))
         self.engine.close()
 
 

@@ -39,7 +39,7 @@ from bench.index_bench import _seed_body
 from pipeline.search.clients import connect
 from pipeline.search.engine import SearchEngine, SearchEngineError
 from vigie.article import Article, Source, article_id
-from vigie.settings import Settings, private_environment, settings_for
+from vigie.settings import Settings, private_environment, private_indices, settings_for
 
 REPO = Path(__file__).resolve().parents[1]
 # Articles produced ahead of those indexed: enough that the worker never waits,
@@ -327,7 +327,7 @@ def soak(code: Path, total: int, every: int, window_hours: float, restart: bool)
     finally:
         producer.close()
         worker.stop()
-        engine.delete_index(f"{settings.index_articles}-*")
+        engine.delete_index(private_indices(settings))
         engine.close()
 
 

@@ -270,6 +270,13 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def private_indices(settings: Settings) -> str:
+    """The wildcard naming every index of a `private_environment()`: what a test or
+    benchmark deletes when it is done (hundreds of leftover indices make every
+    engine restart recover them all first)."""
+    return settings.index_articles.removesuffix("-articles") + "-*"
+
+
 def private_environment(purpose: str) -> dict[str, str]:
     """Environment giving one process its own topics, index alias, consumer group,
     connector state and web ports on shared services: for tests and benchmarks,

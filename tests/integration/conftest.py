@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -29,7 +30,7 @@ from pipeline.search.clients import connect
 from pipeline.search.engine import SearchEngine
 from services import local as services
 from tests.esshim import ElasticsearchShim
-from vigie.settings import Settings, private_environment, settings_for
+from vigie.settings import Settings, private_environment, private_indices, settings_for
 
 VIGIE = str(Path(sys.executable).parent / "vigie")
 T = TypeVar("T")
@@ -192,19 +193,28 @@ class Stack:
             except subprocess.TimeoutExpired:
                 process.kill()
 
+    def close(self) -> None:
+        self.stop_workers()
+        # Straight to the engine (an Elasticsearch shim may be gone by now): a run
+        # leaving hundreds of indices makes every engine restart recover them first.
+        with suppress(httpx.HTTPError):
+            httpx.delete(
+                f"{Settings().elasticsearch_url}/{private_indices(self.settings)}", timeout=60
+            )
+
 
 @pytest.fixture
 def stack(tmp_path: Path, adapter: Adapter) -> Iterator[Stack]:
     s = Stack.create(tmp_path, adapter)
     yield s
-    s.stop_workers()
+    s.close()
 
 
 @pytest.fixture(scope="module")
 def shared_stack(tmp_path_factory: pytest.TempPathFactory, adapter: Adapter) -> Iterator[Stack]:
     s = Stack.create(tmp_path_factory.mktemp("stack"), adapter)
     yield s
-    s.stop_workers()
+    s.close()
 
 
 @pytest.fixture
