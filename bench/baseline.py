@@ -4,6 +4,7 @@ on a child process's PYTHONPATH (the child's script is this tree's)."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import subprocess
@@ -32,10 +33,8 @@ def checkout(ref: str) -> Path:
         partial = Path(tempfile.mkdtemp(prefix=folder.name, dir=folder.parent))
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(partial, filter="data")
-        try:
+        with contextlib.suppress(OSError):  # another run got there first
             partial.rename(folder)
-        except OSError:  # another run got there first
-            pass
     return folder
 
 

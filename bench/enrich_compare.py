@@ -131,9 +131,8 @@ def main() -> None:
             differ = [(o, n) for o, n in pairs if o[name] != n[name]]
             print(f"  {name:34} identical {len(pairs) - len(differ):>5} / {len(pairs)}")
             for o, n in differ[: args.show]:
-                print(
-                    f"      {o['key']}\n        old {_short(o[name])}\n        new {_short(n[name])}"
-                )
+                print(f"      {o['key']}")
+                print(f"        old {_short(o[name])}\n        new {_short(n[name])}")
         print()
 
 

@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import resource
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -226,4 +225,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
