@@ -41,7 +41,8 @@ from typing import Any
 import numpy as np
 from prometheus_client import Gauge
 
-from pipeline.enrichment.textfold import fold
+from pipeline.enrichment.memo import Memo
+from pipeline.enrichment.textfold import fold_text
 
 # Two texts sharing at least this share of their shingles are copies.
 SIMILARITY = 0.7
@@ -77,14 +78,19 @@ def _word_hash(word: str) -> int:
     return int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
 
 
+# News repeats its words from one article to the next: most of an article's words
+# were hashed for an article before it. A few MB at most (two generations of
+# this many words).
+_word_hashes: Memo[str, int] = Memo(_word_hash, size=1 << 15)
+
+
 def signature(text: str) -> list[int] | None:
     """MinHash signature of the text's word 3-shingles (case and accents folded);
     None when the text is too short for one."""
-    words = _WORD.findall(fold(text))
+    words = _WORD.findall(fold_text(text))
     if len(words) < _MIN_WORDS:
         return None
-    unique = {w: _word_hash(w) for w in set(words)}
-    hashes = np.fromiter((unique[w] for w in words), dtype=np.uint64, count=len(words))
+    hashes = np.fromiter(_word_hashes.many(words), dtype=np.uint64, count=len(words))
     with np.errstate(over="ignore"):
         shingles = np.unique(hashes[:-2] * _MIX[0] + hashes[1:-1] * _MIX[1] + hashes[2:])
         permuted = np.outer(_A, shingles) + _B[:, None]  # wraps modulo 2**64

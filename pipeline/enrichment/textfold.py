@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from pipeline.enrichment.memo import Memo
+
 # Characters that differ in spelling habits, not meaning.
 _EQUIVALENT = {
     "’": "'",
@@ -52,6 +54,12 @@ def fold(text: str) -> str:
     """Lower-case, strip Latin/Greek/Cyrillic accents, unify apostrophes and
     hyphens; the result has exactly the length of `text`."""
     return text.translate(_TABLE)
+
+
+# An article's body is folded twice (entities, then its near-duplicate signature):
+# the last few texts' folds are kept (a few articles' worth, 100,000 characters
+# at most each).
+fold_text: Memo[str, str] = Memo(fold, size=8)
 
 
 # Scripts written without spaces between words: a match there cannot be checked
