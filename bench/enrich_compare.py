@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 FIELDS = (
     "language",
     "languages (which, in order)",
+    "languages (shares)",
     "languages (shares, confidences)",
     "tags",
     "entities",
@@ -82,6 +83,7 @@ def _run(feeds: Path, out: Path) -> None:
                 "key": key,
                 "language": r.language,
                 "languages (which, in order)": [s.lang for s in r.languages],
+                "languages (shares)": [[s.lang, s.share] for s in r.languages],
                 "languages (shares, confidences)": [
                     [s.lang, s.share, s.confidence] for s in r.languages
                 ],

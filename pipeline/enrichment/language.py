@@ -25,6 +25,13 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…。！？])\s+")
 # sentences are told apart (a fastText call costs ~30 µs whatever the length, so
 # paragraphs first halves the calls on ordinary, one-language news).
 _MONOLINGUAL = 0.9
+# fastText's time grows with the characters it reads. The paragraphs in the first
+# this many characters are read as above (the document's language and its mix);
+# each later one first by its opening words only, and read as above only when
+# those are not surely the language of the text so far: a quote or passage in
+# another language is still told apart, at a third of the reading.
+_SAMPLE_CHARS = 1_000
+_PROBE_CHARS = 80
 
 
 def segments(text: str) -> list[str]:
@@ -69,19 +76,33 @@ class LanguageDetector:
     def _parts(self, text: str) -> list[tuple[str, tuple[str, float]]]:
         """Paragraphs the detector is sure of, and the sentences of the others,
         each with its language."""
-        parts = []
-        for paragraph in text[:MAX_SEGMENTED_CHARS].splitlines():
-            paragraph = paragraph.strip()
+        parts: list[tuple[str, tuple[str, float]]] = []
+        read = 0  # characters of the text before this paragraph
+        sample: dict[str, int] = defaultdict(int)  # language -> characters, in the sample
+        for line in text[:MAX_SEGMENTED_CHARS].splitlines():
+            paragraph = line.strip()
+            read += len(line) + 1
             if len(paragraph) < _MIN_SEGMENT_CHARS:
                 continue
+            if read - len(line) - 1 >= _SAMPLE_CHARS and len(paragraph) > _PROBE_CHARS:
+                ((lang, score),) = self._predict([_one_line(paragraph[:_PROBE_CHARS])])
+                if score >= _MONOLINGUAL and lang == max(
+                    sample, key=sample.__getitem__, default=""
+                ):
+                    parts.append((paragraph, (lang, score)))
+                    continue
             ((lang, score),) = self._predict([_one_line(paragraph)])
             sentences = [s for s in segments(paragraph) if len(s) >= _MIN_SEGMENT_CHARS]
             if score >= _MONOLINGUAL or len(sentences) < 2:
-                parts.append((paragraph, (lang, score)))
+                found = [(paragraph, (lang, score))]
             else:
-                parts.extend(
+                found = list(
                     zip(sentences, self._predict([_one_line(s) for s in sentences]), strict=True)
                 )
+            parts.extend(found)
+            if read - len(line) - 1 < _SAMPLE_CHARS:
+                for part, (part_lang, _) in found:
+                    sample[part_lang] += len(part)
         return parts
 
     def detect(self, text: str) -> LanguageResult:
