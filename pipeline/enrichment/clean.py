@@ -6,10 +6,10 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from html import unescape
-from html.parser import HTMLParser
 from pathlib import Path
 
 import yaml
+from selectolax.lexbor import LexborHTMLParser
 
 # Every pattern over article text is linear: no span may run past the next
 # opening bracket of its own kind, and each span is bounded. (`[^\]]*` alone made
@@ -22,39 +22,29 @@ _BLOCK_TAGS = frozenset(
     {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquote",
      "section", "article", "header", "footer", "figure", "figcaption", "table", "hr", "pre"}
 )  # fmt: skip
-_DROPPED_TAGS = frozenset({"script", "style", "noscript", "iframe", "svg", "template"})
+_DROPPED = ["iframe", "noscript", "script", "style", "svg", "template"]
 
 
-class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._dropping = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _DROPPED_TAGS:
-            self._dropping += 1
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _DROPPED_TAGS:
-            self._dropping = max(0, self._dropping - 1)
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._dropping:
-            self.parts.append(data)
+# Blocks break lines, as the text is read: a newline before and after each (the
+# empty lines this leaves are dropped with the other blank ones).
+_BLOCKS = ",".join(sorted(_BLOCK_TAGS))
 
 
 def html_to_text(html: str) -> str:
+    """The text of an HTML fragment, lines broken at blocks, scripts and the like
+    dropped. Lexbor (selectolax) parses as browsers do, at 1.7x the speed of
+    html.parser, with the same text on every real feed entry (bench/enrich_compare)."""
     if not _HTML_HINT.search(html):
         return unescape(html)
-    extractor = _TextExtractor()
-    extractor.feed(html)
-    extractor.close()
-    return "".join(extractor.parts)
+    # With scripting on, <noscript> holds raw text, dropped with it; off, a
+    # <noscript> first in the fragment would lose its content to the body.
+    tree = LexborHTMLParser(html, scripting=True)
+    tree.strip_tags(_DROPPED)  # with their content
+    for block in tree.css(_BLOCKS):
+        block.insert_before("\n")
+        block.insert_after("\n")
+    root = tree.root
+    return root.text() if root is not None else ""
 
 
 def _line_key(line: str) -> str:
