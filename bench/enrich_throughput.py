@@ -159,7 +159,7 @@ def _run(config: str, feeds: Path, count: int) -> dict[str, object]:
 
 
 def _table(rows: list[dict[str, object]], n: int, baseline: str) -> None:
-    print(f"Per-article path of the enrich worker, one core, {n} articles per run")
+    print(f"Per-article path of the enrich worker, one core, {n} articles per run (best run)")
     print("(decode+validate JSON, enrich, near-duplicate signature+lookup, encode)")
     for origin in dict.fromkeys(str(r["origin"]) for r in rows if "origin" in r):
         print(f"articles: {origin}")
@@ -197,7 +197,10 @@ def main() -> None:
     parser.add_argument("--feeds", type=Path, default=REPO.parent / "shared" / "realfeeds")
     parser.add_argument("-n", type=int, default=2000, help="articles per run")
     parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated")
-    parser.add_argument("--baseline", help="commit for the 'old' rows (none: skip them)")
+    parser.add_argument("--baseline", help="commit for the 'old' rows")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="runs of each, old and new taking turns; the best"
+    )
     parser.add_argument("--no-baseline", action="store_true", help="only this tree")
     parser.add_argument("--child", choices=list(CONFIGS), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -210,17 +213,25 @@ def main() -> None:
     trees = {"new": REPO} if args.no_baseline else {"old": checkout(baseline), "new": REPO}
     rows: list[dict[str, object]] = []
     for config in args.configs.split(","):
-        for code, tree in trees.items():
-            done = run_child(
-                tree,
-                Path(__file__).resolve(),
-                ["--child", config, "--feeds", str(args.feeds.resolve()), "-n", str(args.n)],
-            )
-            if done.returncode != 0:
-                tail = done.stderr.strip().splitlines()[-1:] or ["failed"]
-                rows.append({"config": config, "code": code, "error": tail[0]})
-            else:
-                rows.append({**json.loads(done.stdout), "code": code})
+        # Other work on the machine slows a run down, never speeds it up: the best
+        # of a few runs, old and new taking turns, is the least disturbed of each.
+        best: dict[str, dict[str, object]] = {}
+        for _ in range(args.rounds):
+            for code, tree in trees.items():
+                done = run_child(
+                    tree,
+                    Path(__file__).resolve(),
+                    ["--child", config, "--feeds", str(args.feeds.resolve()), "-n", str(args.n)],
+                )
+                if done.returncode != 0:
+                    tail = done.stderr.strip().splitlines()[-1:] or ["failed"]
+                    best.setdefault(code, {"config": config, "code": code, "error": tail[0]})
+                    continue
+                row = {**json.loads(done.stdout), "code": code}
+                before = best.get(code, {}).get("articles_per_s", 0.0)
+                if row["articles_per_s"] > before:  # type: ignore[operator]
+                    best[code] = row
+        rows.extend(best[code] for code in trees if code in best)
     _table(rows, args.n, baseline)
 
 
