@@ -229,7 +229,7 @@ def main() -> None:
                     continue
                 row = {**json.loads(done.stdout), "code": code}
                 before = best.get(code, {}).get("articles_per_s", 0.0)
-                if row["articles_per_s"] > before:  # type: ignore[operator]
+                if row["articles_per_s"] > before:
                     best[code] = row
         rows.extend(best[code] for code in trees if code in best)
     _table(rows, args.n, baseline)
