@@ -62,10 +62,6 @@ class Cleaner:
         )
         self._boilerplate = frozenset(_line_key(e) for e in entries if not e.rstrip().endswith("*"))
 
-    def _is_boilerplate(self, line: str) -> bool:
-        key = _line_key(line)
-        return key in self._boilerplate or key.startswith(self._prefixes)
-
     @classmethod
     def from_config(cls, path: Path) -> Cleaner:
         try:
@@ -82,12 +78,22 @@ class Cleaner:
         return cls(lines)
 
     def clean(self, text: str) -> str:
-        text = _MD_IMAGE.sub("", text)
-        text = _MD_LINK.sub(r"\1", text)
+        if "](" in text:  # both markdown patterns need it
+            text = _MD_IMAGE.sub("", text)
+            text = _MD_LINK.sub(r"\1", text)
         text = html_to_text(text)
-        kept = []
-        for raw_line in text.splitlines():
-            line = _SPACES.sub(" ", raw_line).strip()
-            if line and not self._is_boilerplate(line):
-                kept.append(line)
-        return "\n".join(kept)
+        # Spaces never span lines: collapsed in one pass over the text.
+        lines = [line.strip() for line in _SPACES.sub(" ", text).splitlines()]
+        lines = [line for line in lines if line]
+        # Each line's key (_line_key), for all lines at once: NFC and case folding
+        # act within a line, and neither makes nor removes a line break.
+        folded = unicodedata.normalize("NFC", "\n".join(lines)).casefold().split("\n")
+        keys = [k.strip().rstrip(":").strip() for k in folded]
+        if len(keys) != len(lines):  # not expected; the line by line way
+            keys = [_line_key(line) for line in lines]
+        boilerplate, prefixes = self._boilerplate, self._prefixes
+        return "\n".join(
+            line
+            for line, key in zip(lines, keys, strict=True)
+            if key not in boilerplate and not key.startswith(prefixes)
+        )

@@ -77,33 +77,37 @@ class LanguageDetector:
         """Paragraphs the detector is sure of, and the sentences of the others,
         each with its language."""
         parts: list[tuple[str, tuple[str, float]]] = []
-        read = 0  # characters of the text before this paragraph
-        sample: dict[str, int] = defaultdict(int)  # language -> characters, in the sample
+        offset = 0  # of this paragraph's line in the text
+        sample: dict[str, int] = defaultdict(int)  # characters in each language so far
         for line in text[:MAX_SEGMENTED_CHARS].splitlines():
+            in_sample, offset = offset < _SAMPLE_CHARS, offset + len(line) + 1
             paragraph = line.strip()
-            read += len(line) + 1
             if len(paragraph) < _MIN_SEGMENT_CHARS:
                 continue
-            if read - len(line) - 1 >= _SAMPLE_CHARS and len(paragraph) > _PROBE_CHARS:
+            if not in_sample and len(paragraph) > _PROBE_CHARS:
                 ((lang, score),) = self._predict([_one_line(paragraph[:_PROBE_CHARS])])
                 if score >= _MONOLINGUAL and lang == max(
                     sample, key=sample.__getitem__, default=""
                 ):
                     parts.append((paragraph, (lang, score)))
                     continue
-            ((lang, score),) = self._predict([_one_line(paragraph)])
-            sentences = [s for s in segments(paragraph) if len(s) >= _MIN_SEGMENT_CHARS]
-            if score >= _MONOLINGUAL or len(sentences) < 2:
-                found = [(paragraph, (lang, score))]
-            else:
-                found = list(
-                    zip(sentences, self._predict([_one_line(s) for s in sentences]), strict=True)
-                )
+            found = self._paragraph(paragraph)
             parts.extend(found)
-            if read - len(line) - 1 < _SAMPLE_CHARS:
+            if in_sample:
                 for part, (part_lang, _) in found:
                     sample[part_lang] += len(part)
         return parts
+
+    def _paragraph(self, paragraph: str) -> list[tuple[str, tuple[str, float]]]:
+        """The paragraph with its language, or, when the detector is unsure of it,
+        its sentences with theirs."""
+        ((lang, score),) = self._predict([_one_line(paragraph)])
+        if score >= _MONOLINGUAL:
+            return [(paragraph, (lang, score))]
+        sentences = [s for s in segments(paragraph) if len(s) >= _MIN_SEGMENT_CHARS]
+        if len(sentences) < 2:
+            return [(paragraph, (lang, score))]
+        return list(zip(sentences, self._predict([_one_line(s) for s in sentences]), strict=True))
 
     def detect(self, text: str) -> LanguageResult:
         parts = self._parts(text)

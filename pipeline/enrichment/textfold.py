@@ -4,6 +4,9 @@ in folded text are offsets in the original."""
 from __future__ import annotations
 
 import unicodedata
+from functools import cache
+
+import numpy as np
 
 from pipeline.enrichment.memo import Memo
 
@@ -50,10 +53,27 @@ class _FoldTable(dict[int, str]):
 _TABLE = _FoldTable()
 
 
+@cache
+def _bmp_table() -> np.ndarray:
+    """Each Basic Multilingual Plane code point's fold (one character each)."""
+    return np.array([ord(_fold_char(chr(c))) for c in range(0x10000)], dtype=np.uint32)
+
+
+# Below this length, or in ASCII (CPython's own fast path), str.translate is quicker.
+_SHORT = 64
+
+
 def fold(text: str) -> str:
     """Lower-case, strip Latin/Greek/Cyrillic accents, unify apostrophes and
     hyphens; the result has exactly the length of `text`."""
-    return text.translate(_TABLE)
+    if len(text) < _SHORT or text.isascii():
+        return text.translate(_TABLE)
+    # str.translate looks up every other character through Python objects (a
+    # 3 KB French article: 0.2 ms); as code points, one array lookup does them all.
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    if int(codes.max()) > 0xFFFF:  # emoji and other astral characters: rare
+        return text.translate(_TABLE)
+    return _bmp_table()[codes].tobytes().decode("utf-32-le", "surrogatepass")
 
 
 # An article's body is folded twice (entities, then its near-duplicate signature):
