@@ -17,7 +17,9 @@ from selectolax.lexbor import LexborHTMLParser
 _MD_IMAGE = re.compile(r"!\[[^\[\]\n]{0,500}\]\([^()\s]{0,2000}\)")
 _MD_LINK = re.compile(r"\[([^\[\]\n]{0,500})\]\([^()\s]{0,2000}\)")
 _HTML_HINT = re.compile(r"<[a-zA-Z/!][^<>]{0,2000}>")
-_SPACES = re.compile(r"[ \t\u00a0]+")
+# Runs of spaces, tabs and no-break spaces, but a lone space (most of them, and
+# already what a run becomes): a replacement for every word was most of the time.
+_SPACES = re.compile(r"[\t\u00a0][ \t\u00a0]*| [ \t\u00a0]+")
 _BLOCK_TAGS = frozenset(
     {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquote",
      "section", "article", "header", "footer", "figure", "figcaption", "table", "hr", "pre"}

@@ -92,7 +92,8 @@ def signature(text: str) -> list[int] | None:
         return None
     hashes = np.fromiter(_word_hashes.many(words), dtype=np.uint64, count=len(words))
     with np.errstate(over="ignore"):
-        shingles = np.unique(hashes[:-2] * _MIX[0] + hashes[1:-1] * _MIX[1] + hashes[2:])
+        # A shingle met twice changes no minimum: no need to sort them unique.
+        shingles = hashes[:-2] * _MIX[0] + hashes[1:-1] * _MIX[1] + hashes[2:]
         permuted = np.outer(_A, shingles) + _B[:, None]  # wraps modulo 2**64
     return [int(v) for v in permuted.min(axis=1)]
 
