@@ -10,7 +10,7 @@ from typing import Literal
 
 import ahocorasick_rs
 
-from pipeline.enrichment.textfold import fold, fold_text, is_arabic, is_unspaced
+from pipeline.enrichment.textfold import fold, is_arabic, is_unspaced
 from vigie.article import EntityType
 
 # One-letter Arabic proclitics (and, with, for, so, like) written joined to the
@@ -149,7 +149,7 @@ class Matcher:
         if not text or not self.size:
             return
         keys = self._keys
-        for index, start, end in self._automaton.find_matches_as_indexes(fold_text(text)):
+        for index, start, end in self._automaton.find_matches_as_indexes(fold(text)):
             # Cheapest refusals first: most raw matches are inside a longer word.
             if start and text[start - 1].isalnum() and not _joined_ok(text, start):
                 continue

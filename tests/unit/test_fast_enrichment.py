@@ -12,6 +12,7 @@ the same comparison on every real feed entry.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -86,10 +87,12 @@ def test_shapes_cover_the_fast_paths() -> None:
 def test_fold_as_array_is_fold_character_by_character() -> None:
     every_bmp = "".join(map(chr, range(0x10000)))
     assert textfold.fold(every_bmp) == every_bmp.translate(textfold._TABLE)
+    assert textfold.folded_words(every_bmp) == re.findall(r"\w+", textfold.fold(every_bmp))
     for text in ("Σ ΟΔΥΣΣΕΥΣ İstanbul Ⅻ ﬁ " * 10, "emoji 😀 École " * 10, "\ud800 lone " * 10):
         folded = textfold.fold(text)
         assert folded == text.translate(textfold._TABLE)
         assert len(folded) == len(text)
+        assert textfold.folded_words(text) == re.findall(r"\w+", folded)
 
 
 def test_word_hash_memo_changes_no_signature() -> None:
