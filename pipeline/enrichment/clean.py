@@ -84,12 +84,18 @@ class Cleaner:
             text = _MD_IMAGE.sub("", text)
             text = _MD_LINK.sub(r"\1", text)
         text = html_to_text(text)
-        # Spaces never span lines: collapsed in one pass over the text.
-        lines = [line.strip() for line in _SPACES.sub(" ", text).splitlines()]
-        lines = [line for line in lines if line]
+        joined = "\n".join(line for raw in text.splitlines() if (line := raw.strip()))
+        if not joined:
+            return ""
+        # Stripping first leaves the runs inside lines, seldom any: one look for
+        # them instead of a regex scan of every text. (The same lines: the runs are
+        # whitespace, and whitespace at either end is stripped either way.)
+        if "  " in joined or "\t" in joined or "\u00a0" in joined:
+            joined = _SPACES.sub(" ", joined)
+        lines = joined.split("\n")
         # Each line's key (_line_key), for all lines at once: NFC and case folding
         # act within a line, and neither makes nor removes a line break.
-        folded = unicodedata.normalize("NFC", "\n".join(lines)).casefold().split("\n")
+        folded = unicodedata.normalize("NFC", joined).casefold().split("\n")
         keys = [k.strip().rstrip(":").strip() for k in folded]
         if len(keys) != len(lines):  # not expected; the line by line way
             keys = [_line_key(line) for line in lines]
