@@ -58,7 +58,11 @@ class _Table(dict[int, str]):
         self.of = of
 
     def __missing__(self, code: int) -> str:
-        value = self[code] = self.of(chr(code))
+        value = self.of(chr(code))
+        # Kept for the Basic Multilingual Plane only: a feed of every astral
+        # character must not grow the table by a million entries in a worker.
+        if code <= 0xFFFF:
+            self[code] = value
         return value
 
 

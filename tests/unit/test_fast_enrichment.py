@@ -95,6 +95,14 @@ def test_fold_as_array_is_fold_character_by_character() -> None:
         assert textfold.folded_words(text) == re.findall(r"\w+", folded)
 
 
+def test_fold_tables_stay_bounded() -> None:
+    astral = "".join(map(chr, range(0x10000, 0x20000)))
+    assert textfold.fold(astral) == "".join(textfold._fold_char(c) for c in astral)
+    assert textfold.folded_words(astral)
+    assert all(code <= 0xFFFF for code in textfold._TABLE)
+    assert all(code <= 0xFFFF for code in textfold._WORDS_TABLE)
+
+
 def test_word_hash_memo_changes_no_signature() -> None:
     text = SHAPES[8]["expected"]["body"]
     warm = signature(text)
