@@ -8,8 +8,9 @@ the enrichment before its fast path), each configuration in its own process.
         [--baseline REF] [--configs plain,fr-plain]
 
 Rates are per CPU second of the process (the wall clock too: on a shared machine
-it counts the waits for the core). Articles come from the real-world feeds in --feeds (read there, never copied),
-cut to 3 KB of cleaned text; where that folder is missing, from the dev set.
+it counts the waits for the core). Articles come from the real-world feeds in
+--feeds (read there, never copied), cut to 3 KB of cleaned text; where that
+folder is missing, from the dev set.
 There are fewer such articles than -n: they repeat, each round with a new
 near-duplicate index (most articles a worker sees are first copies). Caches that
 span articles (word hashes) are warmer from the second round on than in a
