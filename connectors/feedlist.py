@@ -6,6 +6,7 @@ one typo must not take a news desk's thousand feeds down.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +89,16 @@ def _reason(exc: ValidationError) -> str:
     return "; ".join(
         f"{'.'.join(str(p) for p in e['loc']) or 'entry'}: {e['msg']}" for e in exc.errors()
     )
+
+
+def shard_of(feed_id: str, shards: int) -> int:
+    """The shard a feed belongs to: from a hash of its id, so the same on every
+    machine and run (Python's own `hash` of a str is not)."""
+    return int.from_bytes(hashlib.blake2b(feed_id.encode(), digest_size=8).digest()) % shards
+
+
+def in_shard(feeds: list[FeedConfig], shard: int, shards: int) -> list[FeedConfig]:
+    return [feed for feed in feeds if shard_of(feed.id, shards) == shard]
 
 
 def load_feeds(path: Path) -> FeedList:

@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from connectors.feedlist import FeedConfig, load_feeds
+from connectors.feedlist import FeedConfig, in_shard, load_feeds
 from connectors.fetch import Fetcher
 from connectors.fulltext import FullText
 from connectors.outbox import OutboxRelay
@@ -34,7 +34,7 @@ log = logs.get("vigie.connector")
 class Connector:
     def __init__(self, settings: Settings, feeds: list[FeedConfig], state: State) -> None:
         self.settings = settings
-        self.feeds = {feed.id: feed for feed in feeds}
+        self.feeds = self._mine(feeds)
         self.state = state
         self.fetcher = Fetcher.from_settings(settings)
         self.poller = Poller(
@@ -49,6 +49,10 @@ class Connector:
             state, settings.kafka_options(), settings.topic_raw, settings.topic_dlq
         )
         self.next_poll = {feed_id: state.feed(feed_id).next_poll for feed_id in self.feeds}
+
+    def _mine(self, feeds: list[FeedConfig]) -> dict[str, FeedConfig]:
+        shard, shards = self.settings.connector_shard, self.settings.connector_shards
+        return {feed.id: feed for feed in in_shard(feeds, shard, shards)}
 
     @property
     def unhealthy(self) -> set[str]:
@@ -135,7 +139,7 @@ class Connector:
         loaded = load_feeds(feeds_file)
         for problem in loaded.problems:
             log.error("feed_list_problem", problem=str(problem))
-        self.feeds = {feed.id: feed for feed in loaded.feeds}
+        self.feeds = self._mine(loaded.feeds)
         self.next_poll = {
             feed_id: self.next_poll.get(feed_id, self.state.feed(feed_id).next_poll)
             for feed_id in self.feeds

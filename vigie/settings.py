@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -125,6 +132,10 @@ class Settings(BaseSettings):
     )
     connector_state: Path = Field(default_factory=lambda data: data["home"] / "connector.sqlite3")
     connector_web_port: int = Field(default=6067, ge=1, le=65535)
+    # Several connectors share one feed list: each polls the feeds whose id hashes
+    # to its shard (0 .. shards-1), with a state of its own (connectors/feedlist.py).
+    connector_shards: int = Field(default=1, ge=1, le=1000)
+    connector_shard: int = Field(default=0, ge=0)
     fetch_concurrency: int = Field(default=32, ge=1)
     fetch_per_host: int = Field(default=2, ge=1)
     # Least time between two requests to one host, whatever the number of its feeds.
@@ -181,6 +192,15 @@ class Settings(BaseSettings):
                 self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None
             )
         return options
+
+    @model_validator(mode="after")
+    def _shard_in_range(self) -> Settings:
+        if self.connector_shard >= self.connector_shards:
+            raise ValueError(
+                f"VIGIE_CONNECTOR_SHARD is {self.connector_shard}: shards are numbered 0 to "
+                f"VIGIE_CONNECTOR_SHARDS - 1 ({self.connector_shards - 1})"
+            )
+        return self
 
     @field_validator("config_dir")
     @classmethod

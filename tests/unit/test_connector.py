@@ -7,16 +7,20 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from connectors.feed import document_of, parse_feed
-from connectors.feedlist import FeedConfig, import_opml, load_feeds
+from connectors.feedlist import FeedConfig, import_opml, load_feeds, shard_of
 from connectors.fetch import Fetched, Validators, max_age_seconds
 from connectors.poller import Outcome
 from connectors.schedule import Bounds, after_failure, first_interval, next_interval
@@ -390,3 +394,37 @@ def test_the_same_story_accepted_by_two_feeds_goes_out_once(tmp_path: Path) -> N
     for feed_id in ("first", "second"):
         state.accept(feed_id, [(fingerprint(story), story)], [story.id], Validators(), 60, 0)
     assert state.outbox_size() == 1
+
+
+def test_shards_split_the_feed_list_each_feed_polled_by_exactly_one(tmp_path: Path) -> None:
+    feeds = [FeedConfig(id=f"feed-{n}", url=f"https://f{n}.example/rss") for n in range(60)]
+    polled = [
+        set(
+            _connector(
+                tmp_path / str(shard), feeds, connector_shards=3, connector_shard=shard
+            ).feeds
+        )
+        for shard in range(3)
+    ]
+    assert all(polled), "every shard gets feeds"
+    assert sum(len(p) for p in polled) == len(feeds)
+    assert set().union(*polled) == {f.id for f in feeds}
+    # the same shards in every process (Python's own str hash is salted per process)
+    script = (
+        "from connectors.feedlist import shard_of\n"
+        "print([shard_of(f'feed-{n}', 3) for n in range(60)])"
+    )
+    for seed in ("1", "2"):
+        other = subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert other.stdout.strip() == str([shard_of(f"feed-{n}", 3) for n in range(60)])
+
+
+def test_a_shard_outside_the_shards_is_refused() -> None:
+    with pytest.raises(ValidationError, match="VIGIE_CONNECTOR_SHARD is 3"):
+        Settings(connector_shards=3, connector_shard=3)
