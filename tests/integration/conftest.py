@@ -141,13 +141,13 @@ class Stack:
     def start_worker(self, *args: str) -> subprocess.Popen[bytes]:
         return self.start("worker", *args)
 
-    def start(self, *args: str) -> subprocess.Popen[bytes]:
+    def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         """A long-lived `vigie` process (worker, connector), stopped with the stack;
         its log is worker-<n>.log."""
         log = (self.logs / f"worker-{len(self.workers)}.log").open("wb")
         process = subprocess.Popen(
             [VIGIE, *args],
-            env={**os.environ, **self.env},
+            env={**os.environ, **self.env, **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
