@@ -64,13 +64,11 @@ def worker(
     ] = None,
 ) -> None:
     """Run the stream worker (enrich, index, match, deliver) until SIGTERM or Ctrl+C."""
-    from faust.worker import Worker
-
     from pipeline.enrichment.enrich import Enricher
     from pipeline.search.clients import connect
     from pipeline.search.engine import SearchEngineError
     from pipeline.search.templates import Indices, SetupError
-    from pipeline.stream.app import create_app
+    from pipeline.stream.app import Worker, create_app
     from pipeline.stream.indices import EngineSetup
     from pipeline.stream.topics import TopicsUnavailable, ensure_topics
 

@@ -64,3 +64,23 @@ def test_the_format_follows_the_terminal_unless_set(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr("sys.stderr.isatty", lambda: False)
     assert logs.resolve_format(None) == "json"
     assert logs.resolve_format("human") == "human"
+
+
+@pytest.mark.parametrize("level", ["WARNING", "INFO"])
+def test_the_worker_leaves_the_level_it_was_given(level: str) -> None:
+    """Faust's spinner used to set the root logger to DEBUG at WARNING: every
+    library's debug records were built, then dropped."""
+    import faust
+
+    from pipeline.stream.app import Worker
+
+    worker = Worker(
+        faust.App("test-levels", broker="kafka://127.0.0.1:9"),
+        loglevel=level,
+        logging_config=logs.logging_config(level, "json"),
+        quiet=True,
+        redirect_stdouts=False,
+    )
+    worker._setup_logging()
+    assert logging.getLogger("aiokafka").getEffectiveLevel() == getattr(logging, level)
+    assert not logging.getLogger("aiokafka").isEnabledFor(logging.DEBUG)
