@@ -14,17 +14,20 @@ Each configuration (RATExWORKERS) runs on fresh private topics and prints one ro
 - produce -> searchable and produce -> webhook p50/p95/p99, from Kafka's ack of
   the article to the poll that first finds it by id (ids of every article not
   found yet, 1,000 a query, one round after another: the resolution is a round,
-  printed as "poll") or to the receiver's first call bringing it;
+  printed as "poll") or to the receiver's first call bringing it; over every
+  article, one not found when the drain cap (--drain) ran out counting as "-";
 - consumer lag on the raw topic (end offsets minus the group's committed
   offsets, every LAG_EVERY s): max, and final once drained;
 - CPU seconds and peak RSS of each worker (from /proc) and of the bench itself,
-  CPU counted from the first article produced to the end of the drain;
+  CPU counted from the first article produced to the end of the drain, and the
+  cores that makes over that time (a worker well under 1 is waiting, or starved);
 - counts: indexed once, duplicates (documents beyond one per id), not found when
   the drain cap ran out; alerts in one call, in more than one, missing, and calls
   for articles without the keyword.
 
-The machine's load average is printed with each row: Kafka, the engine, the
-workers and the bench share its cores.
+The machine's load average (at the start and end) and how busy its cores were
+(/proc/stat, every process) are printed with each row: Kafka, the engine, the
+workers, the bench and whatever else runs share them.
 """
 
 from __future__ import annotations
@@ -183,6 +186,13 @@ def process_stats(pid: int) -> tuple[float, float]:
     return cpu, int(peak.group(1)) / 1024 if peak else math.nan
 
 
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) CPU ticks of the whole machine since boot, from /proc/stat."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle and iowait
+    return sum(ticks) - idle, sum(ticks)
+
+
 def own_stats() -> tuple[float, float]:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
@@ -228,18 +238,26 @@ class LagWatch:
 
     def _run(self) -> None:
         servers = self.settings.kafka_bootstrap_servers
-        admin = KafkaAdminClient(bootstrap_servers=servers)
-        consumer = KafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False)
-        try:
-            while not self._stop.is_set():
-                try:
-                    self.samples.append(self.sample(admin, consumer))
-                except Exception:  # Kafka stopped for a moment: a gap in the series
-                    self.errors += 1
-                self._stop.wait(LAG_EVERY)
-        finally:
-            admin.close()
-            consumer.close()
+        clients: tuple[KafkaAdminClient, KafkaConsumer] | None = None
+        while not self._stop.is_set():
+            try:
+                if clients is None:
+                    clients = (
+                        KafkaAdminClient(bootstrap_servers=servers),
+                        KafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False),
+                    )
+                self.samples.append(self.sample(*clients))
+            except Exception:  # Kafka stopped for a while: a gap in the series, new clients
+                self.errors += 1
+                clients = self._close(clients)
+            self._stop.wait(LAG_EVERY)
+        self._close(clients)
+
+    @staticmethod
+    def _close(clients: tuple[KafkaAdminClient, KafkaConsumer] | None) -> None:
+        for client in clients or ():
+            with suppress(Exception):
+                client.close()
 
     def stalls(self, minimum: float = 15.0) -> list[str]:
         """Partitions whose committed offset stayed put for `minimum` s or more while
@@ -322,8 +340,11 @@ class Result:
     lag_max: int = 0
     lag_final: int | None = None
     lag_series: list[tuple[float, int]] = field(default_factory=list)
+    lag_gaps: int = 0  # samples Kafka did not answer
     stalls: list[str] = field(default_factory=list)
     worker_cpu: list[float] = field(default_factory=list)
+    measured_seconds: float = math.nan  # first article produced to the end of the drain
+    machine_busy: float = math.nan  # share of all cores busy meanwhile, every process
     worker_rss: list[float] = field(default_factory=list)
     bench_cpu: float = 0.0
     bench_rss: float = 0.0
@@ -448,6 +469,7 @@ def run(texts: RealTexts, rate: float, total: int, workers: int, drain: float) -
 
         cpu_before = [process_stats(w.process.pid)[0] for w in started_workers if w.process]
         bench_before = own_stats()[0]
+        machine_before = machine_ticks()
         started = time.monotonic()
         lags = LagWatch(settings, started)
         lags.start()
@@ -481,6 +503,11 @@ def run(texts: RealTexts, rate: float, total: int, workers: int, drain: float) -
             time.sleep(0.5)
         ended = time.monotonic()
         searchable.stop()
+        machine_after = machine_ticks()
+        result.machine_busy = (machine_after[0] - machine_before[0]) / max(
+            1, machine_after[1] - machine_before[1]
+        )
+        result.measured_seconds = ended - started
         for k, worker in enumerate(started_workers):
             assert worker.process is not None
             cpu, peak = process_stats(worker.process.pid)
@@ -500,6 +527,7 @@ def run(texts: RealTexts, rate: float, total: int, workers: int, drain: float) -
         result.lag_max = max((s.lag for s in lags.samples), default=0)
         result.lag_final = lags.samples[-1].lag if lags.samples else None
         result.stalls = lags.stalls()
+        result.lag_gaps = lags.errors
 
         seen = searchable.seen
         result.searchable = [seen[i] - acked[i] for i in seen if i in acked]
@@ -552,28 +580,37 @@ def run(texts: RealTexts, rate: float, total: int, workers: int, drain: float) -
             _delete_topics(settings)
 
 
-def _seconds(values: list[float]) -> str:
-    return "/".join(f"{percentile(values, q):.1f}" for q in (0.5, 0.95, 0.99))
+def _seconds(values: list[float], expected: int) -> str:
+    """p50/p95/p99 over every article expected: one never seen counts as beyond
+    the drain cap ("-")."""
+    padded = values + [math.inf] * max(0, expected - len(values))
+    return "/".join(
+        "-" if math.isinf(v) else f"{v:.1f}"
+        for v in (percentile(padded, q) for q in (0.5, 0.95, 0.99))
+    )
 
 
 def table(results: list[Result]) -> str:
     lines = [
         "| rate/s x workers | produced | achieved/s | searchable p50/p95/p99 s | webhook "
-        "p50/p95/p99 s | lag max, final | worker CPU s (peak RSS MB) | bench CPU s (RSS MB) "
-        "| indexed once, dup, missing | alerts once, >1, missing | load 1 min (start, end) |",
+        "p50/p95/p99 s | lag max, final | worker CPU s = cores (peak RSS MB) "
+        "| bench CPU s (RSS MB) | indexed once, dup, not found | alerts once, >1, missing "
+        "| load 1 min (start, end), machine busy |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         workers = ", ".join(
-            f"{cpu:.0f} ({rss:.0f})" for cpu, rss in zip(r.worker_cpu, r.worker_rss, strict=True)
+            f"{cpu:.0f} = {cpu / r.measured_seconds:.2f} core ({rss:.0f})"
+            for cpu, rss in zip(r.worker_cpu, r.worker_rss, strict=True)
         )
         lines.append(
             f"| {r.rate:g} x {r.workers} | {r.produced} in {r.produce_seconds:.0f} s "
-            f"| {r.achieved:.0f} | {_seconds(r.searchable)} | {_seconds(r.webhook)} "
+            f"| {r.achieved:.0f} | {_seconds(r.searchable, r.produced)} "
+            f"| {_seconds(r.webhook, r.alerts_expected)} "
             f"| {r.lag_max}, {r.lag_final} | {workers} | {r.bench_cpu:.0f} ({r.bench_rss:.0f}) "
             f"| {r.indexed_once}, {r.duplicates}, {r.missing} "
             f"| {r.alerts_once}, {r.alerts_more}, {r.alerts_missing} "
-            f"| {r.load[0]:.1f}, {r.load[1]:.1f} |"
+            f"| {r.load[0]:.1f}, {r.load[1]:.1f}, {r.machine_busy:.0%} |"
         )
     return "\n".join(lines)
 
@@ -586,6 +623,8 @@ def details(r: Result) -> str:
         f"{r.rate:g}/s x {r.workers}: poll round {r.poll_round:.2f} s (median); "
         f"{len(r.searchable)} searchable, {len(r.webhook)} alerts timed; lag s:count {series}"
     ]
+    if r.lag_gaps:
+        lines.append(f"  {r.lag_gaps} lag samples missing (Kafka did not answer)")
     if r.alerts_unexpected:
         lines.append(f"  {r.alerts_unexpected} alerts for articles without the keyword")
     if r.exited:
@@ -613,7 +652,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--matrix", help='configurations RATExWORKERS, e.g. "60x1,200x2"')
     parser.add_argument(
-        "--drain", type=float, default=150.0, help="cap in s on the wait after the last article"
+        "--drain", type=float, default=120.0, help="cap in s on the wait after the last article"
     )
     args = parser.parse_args()
     texts = RealTexts()
