@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
 
 from bench.fault_bench import KEYWORD, MATCH_EVERY, Receiver, create_rule, wait
 from bench.index_bench import _found
@@ -397,11 +398,42 @@ def _delete_topics(settings: Settings) -> None:
         admin.close()
 
 
-def _log_problems(path: Path, limit: int = 6) -> list[str]:
-    """The worker log's lines at warning level or above (it runs at WARNING)."""
+def _clean(engine: SearchEngine, settings: Settings, patience: float = 300) -> None:
+    """The run's indices and topics, deleted; a service stopped for a while (a
+    fault test on the same services) is waited for, `patience` s at most."""
+
+    def deleted() -> bool | None:
+        try:
+            for index in (
+                f"{settings.index_articles}-*",
+                settings.index_alert_rules,
+                settings.index_deliveries,
+                f"{settings.index_alert_marks}*",
+            ):
+                engine.delete_index(index)
+            _delete_topics(settings)
+        except (SearchEngineError, KafkaError):
+            return None
+        return True
+
+    with suppress(SystemExit):
+        wait("the services, to delete the run's indices and topics", deleted, patience)
+
+
+def _log_problems(path: Path) -> list[str]:
+    """The worker log's lines (it runs at WARNING): each kind once, the first of
+    its kind, with how many there were."""
     # Faust hides and shows the terminal's cursor even into a file.
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", path.read_text(errors="replace"))
-    return [line[:300] for line in text.splitlines() if line.strip()][:limit]
+    kinds: dict[str, tuple[str, int]] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        # A timer's name and runtime vary: one kind per event up to its first digit.
+        kind = re.sub(r"\d.*", "", line.split('"event": ', 1)[-1])[:80]
+        first, count = kinds.get(kind, (line, 0))
+        kinds[kind] = (first, count + 1)
+    return [f"{count} x {first[:300]}" for first, count in kinds.values()]
 
 
 def run(texts: RealTexts, rate: float, total: int, workers: int, drain: float) -> Result:
@@ -439,12 +471,13 @@ def run(texts: RealTexts, rate: float, total: int, workers: int, drain: float) -
         for worker in started_workers:
             worker.start()
         create_rule(settings.web_port, env["VIGIE_API_TOKEN"], receiver.url)
+        print(f"  rule created: {time.monotonic() - setup:.0f} s", flush=True)
         wait(
             f"{workers} workers in the group",
             lambda: _group_members(settings) >= workers or None,
             180,
         )
-        print(f"  workers up, rule created: {time.monotonic() - setup:.0f} s", flush=True)
+        print(f"  {workers} in the group: {time.monotonic() - setup:.0f} s", flush=True)
         warm = [texts.article(f"{tag}warm", n, False) for n in range(WARM_ARTICLES)]
         for article in warm:
             producer.send(
@@ -542,7 +575,14 @@ def run(texts: RealTexts, rate: float, total: int, workers: int, drain: float) -
             low, high = int(0.1 * result.produced), min(len(times), int(0.9 * result.produced)) - 1
             if high > low:
                 result.achieved = (high - low) / (times[high] - times[low])
-        counts = _count_documents(engine, settings, [a.id for a in articles])
+
+        def count() -> Counter[str] | None:
+            try:
+                return _count_documents(engine, settings, [a.id for a in articles])
+            except SearchEngineError:  # the engine stopped for a while: count once it is back
+                return None
+
+        counts: Counter[str] = wait("the engine, to count the documents", count, 600)
         result.indexed_once = sum(1 for a in articles if counts.get(a.id) == 1)
         result.duplicates = sum(c - 1 for c in counts.values() if c > 1)
         result.missing = sum(1 for a in articles if a.id not in counts)
@@ -567,17 +607,8 @@ def run(texts: RealTexts, rate: float, total: int, workers: int, drain: float) -
             result.log_lines += [f"{worker.log.name}: {line}" for line in _log_problems(worker.log)]
         result.load = (result.load[0], os.getloadavg()[0])
         receiver.close()
-        with suppress(SearchEngineError):
-            for index in (
-                f"{settings.index_articles}-*",
-                settings.index_alert_rules,
-                settings.index_deliveries,
-                f"{settings.index_alert_marks}*",
-            ):
-                engine.delete_index(index)
+        _clean(engine, settings)
         engine.close()
-        with suppress(Exception):
-            _delete_topics(settings)
 
 
 def _seconds(values: list[float], expected: int) -> str:
@@ -668,7 +699,7 @@ def main() -> None:
         print(f"{rate:g} articles/s x {workers} worker(s), {total} articles", flush=True)
         results.append(run(texts, rate, total, workers, args.drain))
         print(details(results[-1]), flush=True)
-    print(table(results))
+        print(table(results), flush=True)  # so far: a later configuration may fail
 
 
 if __name__ == "__main__":
