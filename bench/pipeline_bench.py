@@ -17,7 +17,8 @@ Each configuration (RATExWORKERS) runs on fresh private topics and prints one ro
   printed as "poll") or to the receiver's first call bringing it; over every
   article, one not found when the drain cap (--drain) ran out counting as "-";
 - consumer lag on the raw topic (end offsets minus the group's committed
-  offsets, every LAG_EVERY s): max, and final once drained;
+  offsets, every LAG_EVERY s): max, and final once drained; the same for the
+  enriched topic (index and match), where a backlog goes once enrich keeps up;
 - CPU seconds and peak RSS of each worker (from /proc) and of the bench itself,
   CPU counted from the first article produced to the end of the drain, and the
   cores that makes over that time (a worker well under 1 is waiting, or starved);
@@ -205,6 +206,7 @@ class LagSample:
     lag: int  # summed over the raw topic's partitions
     committed: dict[int, int]
     ends: dict[int, int]
+    enriched: int = 0  # the enriched topic's lag, summed
 
 
 class LagWatch:
@@ -225,17 +227,27 @@ class LagWatch:
         self._thread.join()
 
     def sample(self, admin: KafkaAdminClient, consumer: KafkaConsumer) -> LagSample:
-        topic = self.settings.topic_raw
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        ends = {tp.partition: int(end) for tp, end in consumer.end_offsets(partitions).items()}
         offsets = admin.list_consumer_group_offsets(self.settings.app_id)
-        committed = {
-            tp.partition: int(meta.offset)
-            for tp, meta in offsets.items()
-            if tp.topic == topic and meta.offset >= 0
-        }
+
+        def positions(topic: str) -> tuple[dict[int, int], dict[int, int]]:
+            partitions = [
+                TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()
+            ]
+            ends = {tp.partition: int(end) for tp, end in consumer.end_offsets(partitions).items()}
+            committed = {
+                tp.partition: int(meta.offset)
+                for tp, meta in offsets.items()
+                if tp.topic == topic and meta.offset >= 0
+            }
+            return committed, ends
+
+        committed, ends = positions(self.settings.topic_raw)
+        # The enriched topic's offsets are committed once both index and match have
+        # acked: its lag is the slower of the two stages'.
+        done, written = positions(self.settings.topic_enriched)
+        enriched = sum(end - done.get(p, 0) for p, end in written.items())
         lag = sum(end - committed.get(p, 0) for p, end in ends.items())
-        return LagSample(time.monotonic() - self.started, lag, committed, ends)
+        return LagSample(time.monotonic() - self.started, lag, committed, ends, enriched)
 
     def _run(self) -> None:
         servers = self.settings.kafka_bootstrap_servers
@@ -340,7 +352,9 @@ class Result:
     poll_round: float = math.nan
     lag_max: int = 0
     lag_final: int | None = None
-    lag_series: list[tuple[float, int]] = field(default_factory=list)
+    lag_series: list[tuple[float, int, int]] = field(default_factory=list)  # s, raw, enriched
+    enriched_max: int = 0
+    enriched_final: int | None = None
     lag_gaps: int = 0  # samples Kafka did not answer
     stalls: list[str] = field(default_factory=list)
     worker_cpu: list[float] = field(default_factory=list)
@@ -553,12 +567,14 @@ def run(texts: RealTexts, rate: float, total: int, workers: int, drain: float) -
         deadline = time.monotonic() + FINAL_LAG_WAIT
         while time.monotonic() < deadline:
             time.sleep(LAG_EVERY)
-            if lags.samples and lags.samples[-1].lag == 0:
+            if lags.samples and lags.samples[-1].lag == lags.samples[-1].enriched == 0:
                 break
         lags.stop()
-        result.lag_series = [(s.at, s.lag) for s in lags.samples]
+        result.lag_series = [(s.at, s.lag, s.enriched) for s in lags.samples]
         result.lag_max = max((s.lag for s in lags.samples), default=0)
         result.lag_final = lags.samples[-1].lag if lags.samples else None
+        result.enriched_max = max((s.enriched for s in lags.samples), default=0)
+        result.enriched_final = lags.samples[-1].enriched if lags.samples else None
         result.stalls = lags.stalls()
         result.lag_gaps = lags.errors
 
@@ -624,7 +640,8 @@ def _seconds(values: list[float], expected: int) -> str:
 def table(results: list[Result]) -> str:
     lines = [
         "| rate/s x workers | produced | achieved/s | searchable p50/p95/p99 s | webhook "
-        "p50/p95/p99 s | lag max, final | worker CPU s = cores (peak RSS MB) "
+        "p50/p95/p99 s | lag raw max, final; enriched max, final "
+        "| worker CPU s = cores (peak RSS MB) "
         "| bench CPU s (RSS MB) | indexed once, dup, not found | alerts once, >1, missing "
         "| load 1 min (start, end), machine busy |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
@@ -638,7 +655,8 @@ def table(results: list[Result]) -> str:
             f"| {r.rate:g} x {r.workers} | {r.produced} in {r.produce_seconds:.0f} s "
             f"| {r.achieved:.0f} | {_seconds(r.searchable, r.produced)} "
             f"| {_seconds(r.webhook, r.alerts_expected)} "
-            f"| {r.lag_max}, {r.lag_final} | {workers} | {r.bench_cpu:.0f} ({r.bench_rss:.0f}) "
+            f"| {r.lag_max}, {r.lag_final}; {r.enriched_max}, {r.enriched_final} "
+            f"| {workers} | {r.bench_cpu:.0f} ({r.bench_rss:.0f}) "
             f"| {r.indexed_once}, {r.duplicates}, {r.missing} "
             f"| {r.alerts_once}, {r.alerts_more}, {r.alerts_missing} "
             f"| {r.load[0]:.1f}, {r.load[1]:.1f}, {r.machine_busy:.0%} |"
@@ -649,10 +667,11 @@ def table(results: list[Result]) -> str:
 def details(r: Result) -> str:
     """What the row cannot hold: the lag series, stalls, oddities, the log lines."""
     every = max(1, len(r.lag_series) // 20)
-    series = " ".join(f"{at:.0f}:{lag}" for at, lag in r.lag_series[::every])
+    series = " ".join(f"{at:.0f}:{raw}/{enr}" for at, raw, enr in r.lag_series[::every])
     lines = [
         f"{r.rate:g}/s x {r.workers}: poll round {r.poll_round:.2f} s (median); "
-        f"{len(r.searchable)} searchable, {len(r.webhook)} alerts timed; lag s:count {series}"
+        f"{len(r.searchable)} searchable, {len(r.webhook)} alerts timed; "
+        f"lag s:raw/enriched {series}"
     ]
     if r.lag_gaps:
         lines.append(f"  {r.lag_gaps} lag samples missing (Kafka did not answer)")
