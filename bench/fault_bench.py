@@ -75,10 +75,12 @@ class Row:
 
 
 class Receiver:
-    """A webhook receiver on 127.0.0.1 that counts the calls bringing each article."""
+    """A webhook receiver on 127.0.0.1 that counts the calls bringing each article
+    and notes when the first one came (time.monotonic)."""
 
     def __init__(self) -> None:
         self.calls: defaultdict[str, list[str]] = defaultdict(list)  # url -> keys
+        self.first: dict[str, float] = {}  # url -> first call
         self.lock = threading.Lock()
         receiver = self
 
@@ -89,9 +91,11 @@ class Receiver:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 key = self.headers.get("Idempotency-Key", "")
+                now = time.monotonic()
                 with receiver.lock:
                     for alert in body.get("alerts", []):
                         receiver.calls[alert["article"]["url"]].append(key)
+                        receiver.first.setdefault(alert["article"]["url"], now)
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -197,23 +201,7 @@ class Run:
         return process
 
     def create_rule(self) -> None:
-        rule = {
-            "id": "baltique",
-            "query": {"text": KEYWORD},
-            "destinations": [{"url": self.receiver.url}],
-            "suppress_duplicates": False,
-        }
-        headers = {"Authorization": f"Bearer {self.env['VIGIE_API_TOKEN']}"}
-        url = f"http://127.0.0.1:{self.settings.web_port}/rules"
-
-        def created() -> bool | None:
-            try:
-                answer = httpx.post(url, json=rule, headers=headers, timeout=5)
-            except httpx.HTTPError:
-                return None
-            return answer.status_code == 201 or None
-
-        wait("the rules API", created, 180)
+        create_rule(self.settings.web_port, self.env["VIGIE_API_TOKEN"], self.receiver.url)
 
     def indexed(self) -> Counter[str]:
         """Documents per article url."""
@@ -298,6 +286,28 @@ class Run:
         with suppress(SearchEngineError):
             self.engine.delete_index(private_indices(self.settings))
         self.engine.close()
+
+
+def create_rule(web_port: int, token: str, hook: str) -> None:
+    """The rule on KEYWORD, through the rules API of the worker on `web_port` (which
+    answers once the worker has started), calling `hook`."""
+    rule = {
+        "id": "baltique",
+        "query": {"text": KEYWORD},
+        "destinations": [{"url": hook}],
+        "suppress_duplicates": False,
+    }
+    headers = {"Authorization": f"Bearer {token}"}
+    url = f"http://127.0.0.1:{web_port}/rules"
+
+    def created() -> bool | None:
+        try:
+            answer = httpx.post(url, json=rule, headers=headers, timeout=5)
+        except httpx.HTTPError:
+            return None
+        return answer.status_code == 201 or None
+
+    wait("the rules API", created, 180)
 
 
 def wait(what: str, probe: Callable[[], Any], timeout: float) -> Any:

@@ -118,12 +118,16 @@ def articles(texts: Texts, tag: str, copies: Copies) -> Iterator[Article]:
 class Worker:
     """`vigie worker` from a source tree, in its own process."""
 
-    def __init__(self, code: Path, env: dict[str, str]) -> None:
+    def __init__(self, code: Path, env: dict[str, str], prefix: str = "vigie-soak-worker-") -> None:
         self._code, self._env = code, env
         self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115
-            prefix="vigie-soak-worker-", suffix=".log", delete=False
+            prefix=prefix, suffix=".log", delete=False
         )
         self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log(self) -> Path:
+        return Path(self._log.name)
 
     def start(self) -> None:
         self.process = subprocess.Popen(
