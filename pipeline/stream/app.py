@@ -271,7 +271,7 @@ def create_app(
     app.timer(interval=2.0)(check_dependencies)
     app.timer(interval=settings.bulk_max_wait_seconds / 2)(flush_waiting_batches)
     app.timer(interval=1.0)(dispatcher.flush_digests)
-    app.timer(interval=5.0)(dispatcher.flush_records)
+    app.timer(interval=1.0)(dispatcher.flush_records)
     app.timer(interval=3600.0)(dispatcher.expire_marks)
     app.timer(interval=settings.rollover_check_seconds)(roll_over)
 

@@ -117,6 +117,7 @@ class Harness:
     async def send(self, *alerts: AlertMessage) -> list[FakeEvent]:
         events = [FakeEvent(a.model_dump_json().encode(), key=a.rule_id.encode()) for a in alerts]
         await self.dispatcher.run(stream(events))
+        await self.dispatcher.flush_records()  # the worker's timer, every second
         return events
 
 
@@ -126,8 +127,16 @@ def _dispatch(scenario: Callable[[Harness], Awaitable[None]]) -> None:
             engine = FakeEngine()
             store, dead_letters = RuleStore(engine, RULES), ListDeadLetters()
             state: dict[str, Any] = {}
+            # Rules looked up for every alert: these tests change rules between alerts.
             dispatcher = Dispatcher(
-                store, engine, DELIVERIES, POLICY, state, dead_letters, Marks(engine, MARKS)
+                store,
+                engine,
+                DELIVERIES,
+                POLICY,
+                state,
+                dead_letters,
+                Marks(engine, MARKS),
+                rule_cache_seconds=0,
             )
             try:
                 await scenario(Harness(receiver, engine, store, state, dead_letters, dispatcher))
@@ -269,6 +278,7 @@ def test_digests_gather_matches_into_one_call_when_their_window_is_over() -> Non
 
         h.state["baltique"]["digest_since"] = time.time() - 7200  # it is now
         await h.dispatcher.flush_digests()
+        await h.dispatcher.flush_records()
         (call,) = h.receiver.to("/ok")
         assert [a["alert_id"] for a in call["body"]["alerts"]] == [a.alert_id for a in alerts]
         assert call["key"] == alert_id("baltique", ",".join(a.alert_id for a in alerts))
@@ -363,9 +373,10 @@ def test_a_failure_to_record_does_not_stop_delivery_and_records_follow_later(
 
     async def scenario(h: Harness) -> None:
         rule = h.rule("baltique")
-        # The first record fails; so does the first try to settle the alert's mark
-        # (retried: the mark must say "sent" before the alert is acked).
-        h.engine.fail("put_document", EngineUnavailable("engine busy"), times=2)
+        # Writing the records fails; so does the first try to settle the alert's
+        # mark (retried: the mark must say "sent" before the alert is acked).
+        h.engine.fail("bulk_index", EngineUnavailable("engine busy"), times=1)
+        h.engine.fail("put_document", EngineUnavailable("engine busy"), times=1)
         alert = _alert(rule, 1)
         events = await h.send(alert, alert)
         assert len(h.receiver.to("/ok")) == 1  # delivered, and still never twice
@@ -455,5 +466,37 @@ def test_marks_are_forgotten_after_their_time() -> None:
         assert h.engine.documents[MARKS] == {}
         await h.send(alert)  # forgotten: it may fire again
         assert len(h.receiver.to("/ok")) == 2
+
+    _dispatch(scenario)
+
+
+def test_records_are_written_in_one_request_and_a_rule_is_looked_up_once_a_while() -> None:
+    async def scenario(h: Harness) -> None:
+        rule = h.rule("baltique")
+        cached = Dispatcher(
+            h.store,
+            h.engine,
+            DELIVERIES,
+            POLICY,
+            {},
+            h.dead_letters,
+            Marks(h.engine, MARKS),
+            rule_cache_seconds=3600,
+        )
+        try:
+            alerts = [_alert(rule, n) for n in range(5)]
+            events = [FakeEvent(a.model_dump_json().encode()) for a in alerts]
+            await cached.run(stream(events))
+            assert h.records() == []  # not one request per record
+            await cached.flush_records()
+            assert h.statuses() == ["delivered"] * 5
+            assert len(h.engine.called("bulk_index")) == 1
+            lookups = [args for args in h.engine.called("get_document") if args[0] == RULES]
+            assert len(lookups) == 1
+            h.store.delete(rule.id)
+            await cached.run(stream([FakeEvent(_alert(rule, 9).model_dump_json().encode())]))
+            assert len(h.receiver.to("/ok")) == 6  # within the cache time: still the rule's
+        finally:
+            await cached.close()
 
     _dispatch(scenario)
