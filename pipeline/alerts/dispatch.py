@@ -53,6 +53,7 @@ UNRECORDED_LOST = Counter(
 )
 
 RECORDS_PER_REQUEST = 1_000
+RULE_PARALLEL_CALLS = 4
 RULES_CACHED = 10_000
 
 # A digest sent early rather than grown without bound within its window.
@@ -111,6 +112,11 @@ class Dispatcher:
         # rules), and the digest timer runs beside them: one rule's state is read,
         # changed and saved under its lock, or an update would be lost.
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # A rule without state sends RULE_PARALLEL_CALLS alerts at a time, not all
+        # of the deliver agent's actors: the other rules keep some.
+        self._calls: defaultdict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(RULE_PARALLEL_CALLS)
+        )
         self._unrecorded: deque[tuple[str, dict[str, Any]]] = deque(maxlen=UNRECORDED_MAX)
         self._engine_down = False
 
@@ -186,11 +192,19 @@ class Dispatcher:
             event.ack()
 
     async def handle(self, event: Event, alert: AlertMessage) -> None:
-        async with self._locks[alert.rule_id]:
-            await self._handle(event, alert)
-
-    async def _handle(self, event: Event, alert: AlertMessage) -> None:
         rule = await self._rule(alert.rule_id)
+        if rule is not None and not (rule.throttle_seconds or rule.digest_seconds):
+            # Nothing of the rule's state is read or changed: its alerts go out side
+            # by side (never twice still holds: a mark is claimed atomically).
+            async with self._calls[alert.rule_id]:
+                await self._handle(event, alert, rule, keep_state=False)
+            return
+        async with self._locks[alert.rule_id]:
+            await self._handle(event, alert, await self._rule(alert.rule_id))
+
+    async def _handle(
+        self, event: Event, alert: AlertMessage, rule: AlertRule | None, keep_state: bool = True
+    ) -> None:
         note = {
             "delivery_id": alert.alert_id,
             "rule_id": alert.rule_id,
@@ -220,7 +234,8 @@ class Dispatcher:
             settled = True
         else:
             settled = await self._send(event, rule, [alert], state)
-        self._state[rule.id] = state
+        if keep_state:
+            self._state[rule.id] = state
         if settled:
             await when_available(
                 lambda: self._marks.settle(rule.id, keys, alert.alert_id), "alert_mark"

@@ -220,8 +220,8 @@ def create_app(
         async for event, article in valid_articles(_unacked(stream), "match", None):
             await to_match.add(event, article, len(event.value))
 
-    # Several alerts at once, each rule's in turn (the dispatcher locks per rule):
-    # one slow or failing receiver delays its own rule, not the others.
+    # Several alerts at once: a rule with a throttle or digest one at a time (the
+    # dispatcher locks its state), any other at most 4 at a time.
     @app.agent(alerts, name="deliver", concurrency=settings.delivery_concurrency)
     async def deliver(stream: faust.StreamT[bytes]) -> None:
         await dispatcher.run(_unacked(stream))
