@@ -209,15 +209,15 @@ class LagSample:
     enriched: int = 0  # the enriched topic's lag, summed
 
 
-class LagWatch:
-    """The group's lag on the raw topic, sampled from a thread."""
+class Background:
+    """A loop (`_run`, until `_stop` is set) in a thread of its own."""
 
-    def __init__(self, settings: Settings, started: float) -> None:
-        self.settings, self.started = settings, started
-        self.samples: list[LagSample] = []
-        self.errors = 0
+    def __init__(self) -> None:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        raise NotImplementedError
 
     def start(self) -> None:
         self._thread.start()
@@ -225,6 +225,16 @@ class LagWatch:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
+
+
+class LagWatch(Background):
+    """The group's lag on the raw topic, sampled from a thread."""
+
+    def __init__(self, settings: Settings, started: float) -> None:
+        self.settings, self.started = settings, started
+        self.samples: list[LagSample] = []
+        self.errors = 0
+        super().__init__()
 
     def sample(self, admin: KafkaAdminClient, consumer: KafkaConsumer) -> LagSample:
         offsets = admin.list_consumer_group_offsets(self.settings.app_id)
@@ -301,7 +311,7 @@ class LagWatch:
         return found
 
 
-class Searchable:
+class Searchable(Background):
     """Finds, from a thread, when each produced article first answers a search by
     its id: every id not found yet, IDS_PER_QUERY a query, oldest first, round
     after round. An article found in a round was searchable at most one round
@@ -311,15 +321,7 @@ class Searchable:
         self.settings, self.acked = settings, acked
         self.seen: dict[str, float] = {}
         self.rounds: list[float] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
+        super().__init__()
 
     def _run(self) -> None:
         engine = connect(self.settings)

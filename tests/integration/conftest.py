@@ -157,6 +157,19 @@ class Stack:
     def worker_log(self, n: int = 0) -> str:
         return (self.logs / f"worker-{n}.log").read_text(errors="replace")
 
+    def create_rule(self, rule: dict[str, Any], timeout: float = 120.0) -> None:
+        """Through the worker's rules API, once it answers."""
+        token = {"Authorization": f"Bearer {self.env['VIGIE_API_TOKEN']}"}
+
+        def created() -> bool | None:
+            try:
+                answer = httpx.post(self.url("/rules"), json=rule, headers=token, timeout=5)
+            except httpx.HTTPError:
+                return None
+            return answer.status_code == 201 or None
+
+        wait_for("the rules API", created, timeout=timeout)
+
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.settings.web_port}{path}"
 

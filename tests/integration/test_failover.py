@@ -12,7 +12,6 @@ from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
-import httpx
 from kafka import KafkaProducer
 
 from pipeline.search.clients import connect
@@ -69,17 +68,8 @@ def test_one_of_two_workers_killed_under_load_loses_and_doubles_nothing(stack: S
         "destinations": [{"url": f"http://127.0.0.1:{server.server_address[1]}/hook"}],
         "suppress_duplicates": False,
     }
-    token = {"Authorization": f"Bearer {stack.env['VIGIE_API_TOKEN']}"}
-
-    def created() -> bool | None:
-        try:
-            answer = httpx.post(stack.url("/rules"), json=rule, headers=token, timeout=5)
-        except httpx.HTTPError:
-            return None
-        return answer.status_code == 201 or None
-
     try:
-        wait_for("the rules API", created, timeout=120)
+        stack.create_rule(rule)
         articles = [
             make_article(
                 f"https://failover.example/{n}",

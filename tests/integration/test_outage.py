@@ -125,7 +125,6 @@ def test_engine_outage_with_alerts_pending_delivers_each_once_without_a_restart(
     _Hook.keys.clear()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    token = {"Authorization": f"Bearer {stack.env['VIGIE_API_TOKEN']}"}
     rule = {
         "id": "baltique",
         "query": {"text": "Baltique"},
@@ -139,15 +138,7 @@ def test_engine_outage_with_alerts_pending_delivers_each_once_without_a_restart(
     alerts = [AlertMessage.of(parse_rule(rule), a).model_dump_json().encode() for a in articles]
     worker = stack.start_worker()
     try:
-
-        def created() -> bool | None:
-            try:
-                answer = httpx.post(stack.url("/rules"), json=rule, headers=token, timeout=5)
-            except httpx.HTTPError:
-                return None
-            return answer.status_code == 201 or None
-
-        wait_for("the rules API", created, timeout=90)
+        stack.create_rule(rule, timeout=90)
         stack.produce(stack.settings.topic_alerts, alerts[:3])  # (keyed "test": one partition)
         wait_for("three deliveries", lambda: len(_Hook.keys) >= 3 or None)
         if services.stop(search_service) != f"{search_service.name}: stopped":
