@@ -6,10 +6,10 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from html import unescape
-from html.parser import HTMLParser
 from pathlib import Path
 
 import yaml
+from selectolax.lexbor import LexborHTMLParser
 
 # Every pattern over article text is linear: no span may run past the next
 # opening bracket of its own kind, and each span is bounded. (`[^\]]*` alone made
@@ -17,44 +17,36 @@ import yaml
 _MD_IMAGE = re.compile(r"!\[[^\[\]\n]{0,500}\]\([^()\s]{0,2000}\)")
 _MD_LINK = re.compile(r"\[([^\[\]\n]{0,500})\]\([^()\s]{0,2000}\)")
 _HTML_HINT = re.compile(r"<[a-zA-Z/!][^<>]{0,2000}>")
-_SPACES = re.compile(r"[ \t\u00a0]+")
+# Runs of spaces, tabs and no-break spaces, but a lone space (most of them, and
+# already what a run becomes): a replacement for every word was most of the time.
+_SPACES = re.compile(r"[\t\u00a0][ \t\u00a0]*| [ \t\u00a0]+")
 _BLOCK_TAGS = frozenset(
     {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquote",
      "section", "article", "header", "footer", "figure", "figcaption", "table", "hr", "pre"}
 )  # fmt: skip
-_DROPPED_TAGS = frozenset({"script", "style", "noscript", "iframe", "svg", "template"})
+_DROPPED = ["iframe", "noscript", "script", "style", "svg", "template"]
 
 
-class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._dropping = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _DROPPED_TAGS:
-            self._dropping += 1
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _DROPPED_TAGS:
-            self._dropping = max(0, self._dropping - 1)
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._dropping:
-            self.parts.append(data)
+# Blocks break lines, as the text is read: a newline before and after each (the
+# empty lines this leaves are dropped with the other blank ones).
+_BLOCKS = ",".join(sorted(_BLOCK_TAGS))
 
 
 def html_to_text(html: str) -> str:
+    """The text of an HTML fragment, lines broken at blocks, scripts and the like
+    dropped. Lexbor (selectolax) parses as browsers do, at 1.7x the speed of
+    html.parser, with the same text on every real feed entry (bench/enrich_compare)."""
     if not _HTML_HINT.search(html):
         return unescape(html)
-    extractor = _TextExtractor()
-    extractor.feed(html)
-    extractor.close()
-    return "".join(extractor.parts)
+    # With scripting on, <noscript> holds raw text, dropped with it; off, a
+    # <noscript> first in the fragment would lose its content to the body.
+    tree = LexborHTMLParser(html, scripting=True)
+    tree.strip_tags(_DROPPED)  # with their content
+    for block in tree.css(_BLOCKS):
+        block.insert_before("\n")
+        block.insert_after("\n")
+    root = tree.root
+    return root.text() if root is not None else ""
 
 
 def _line_key(line: str) -> str:
@@ -72,10 +64,6 @@ class Cleaner:
         )
         self._boilerplate = frozenset(_line_key(e) for e in entries if not e.rstrip().endswith("*"))
 
-    def _is_boilerplate(self, line: str) -> bool:
-        key = _line_key(line)
-        return key in self._boilerplate or key.startswith(self._prefixes)
-
     @classmethod
     def from_config(cls, path: Path) -> Cleaner:
         try:
@@ -92,12 +80,28 @@ class Cleaner:
         return cls(lines)
 
     def clean(self, text: str) -> str:
-        text = _MD_IMAGE.sub("", text)
-        text = _MD_LINK.sub(r"\1", text)
+        if "](" in text:  # both markdown patterns need it
+            text = _MD_IMAGE.sub("", text)
+            text = _MD_LINK.sub(r"\1", text)
         text = html_to_text(text)
-        kept = []
-        for raw_line in text.splitlines():
-            line = _SPACES.sub(" ", raw_line).strip()
-            if line and not self._is_boilerplate(line):
-                kept.append(line)
-        return "\n".join(kept)
+        joined = "\n".join(line for raw in text.splitlines() if (line := raw.strip()))
+        if not joined:
+            return ""
+        # Stripping first leaves the runs inside lines, seldom any: one look for
+        # them instead of a regex scan of every text. (The same lines: the runs are
+        # whitespace, and whitespace at either end is stripped either way.)
+        if "  " in joined or "\t" in joined or "\u00a0" in joined:
+            joined = _SPACES.sub(" ", joined)
+        lines = joined.split("\n")
+        # Each line's key (_line_key), for all lines at once: NFC and case folding
+        # act within a line, and neither makes nor removes a line break.
+        folded = unicodedata.normalize("NFC", joined).casefold().split("\n")
+        keys = [k.strip().rstrip(":").strip() for k in folded]
+        if len(keys) != len(lines):  # not expected; the line by line way
+            keys = [_line_key(line) for line in lines]
+        boilerplate, prefixes = self._boilerplate, self._prefixes
+        return "\n".join(
+            line
+            for line, key in zip(lines, keys, strict=True)
+            if key not in boilerplate and not key.startswith(prefixes)
+        )

@@ -33,7 +33,6 @@ import base64
 import binascii
 import hashlib
 import heapq
-import re
 import time
 from collections.abc import Callable, MutableMapping
 from typing import Any
@@ -41,7 +40,8 @@ from typing import Any
 import numpy as np
 from prometheus_client import Gauge
 
-from pipeline.enrichment.textfold import fold
+from pipeline.enrichment.memo import Memo
+from pipeline.enrichment.textfold import folded_words
 
 # Two texts sharing at least this share of their shingles are copies.
 SIMILARITY = 0.7
@@ -53,7 +53,6 @@ _MIN_WORDS = 25
 _BUCKET_SIZE = 32
 # How long a first copy is remembered unless the settings say otherwise.
 DEFAULT_WINDOW_SECONDS = 72 * 3600.0
-_WORD = re.compile(r"\w+")
 _RNG = np.random.default_rng(20250209)  # fixed: signatures must be stable across processes
 _A = _RNG.integers(1, 2**63, size=_PERMUTATIONS, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 _B = _RNG.integers(0, 2**63, size=_PERMUTATIONS, dtype=np.uint64)
@@ -77,18 +76,25 @@ def _word_hash(word: str) -> int:
     return int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
 
 
+# News repeats its words from one article to the next: most of an article's words
+# were hashed for an article before it. A few MB at most (two generations of
+# this many words).
+_word_hashes: Memo[str, int] = Memo(_word_hash, size=1 << 15)
+
+
 def signature(text: str) -> list[int] | None:
     """MinHash signature of the text's word 3-shingles (case and accents folded);
     None when the text is too short for one."""
-    words = _WORD.findall(fold(text))
+    words = folded_words(text)
     if len(words) < _MIN_WORDS:
         return None
-    unique = {w: _word_hash(w) for w in set(words)}
-    hashes = np.fromiter((unique[w] for w in words), dtype=np.uint64, count=len(words))
+    hashes = np.fromiter(_word_hashes.many(words), dtype=np.uint64, count=len(words))
     with np.errstate(over="ignore"):
-        shingles = np.unique(hashes[:-2] * _MIX[0] + hashes[1:-1] * _MIX[1] + hashes[2:])
+        # A shingle met twice changes no minimum: no need to sort them unique.
+        shingles = hashes[:-2] * _MIX[0] + hashes[1:-1] * _MIX[1] + hashes[2:]
         permuted = np.outer(_A, shingles) + _B[:, None]  # wraps modulo 2**64
-    return [int(v) for v in permuted.min(axis=1)]
+    minima: list[int] = permuted.min(axis=1).tolist()
+    return minima
 
 
 def similarity(a: list[int], b: list[int]) -> float:

@@ -25,6 +25,13 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…。！？])\s+")
 # sentences are told apart (a fastText call costs ~30 µs whatever the length, so
 # paragraphs first halves the calls on ordinary, one-language news).
 _MONOLINGUAL = 0.9
+# fastText's time grows with the characters it reads. The paragraphs in the first
+# this many characters are read as above (the document's language and its mix);
+# each later one first by its opening words only, and read as above only when
+# those are not surely the language of the text so far: a quote or passage in
+# another language is still told apart, at a third of the reading.
+_SAMPLE_CHARS = 1_000
+_PROBE_CHARS = 80
 
 
 def segments(text: str) -> list[str]:
@@ -69,20 +76,38 @@ class LanguageDetector:
     def _parts(self, text: str) -> list[tuple[str, tuple[str, float]]]:
         """Paragraphs the detector is sure of, and the sentences of the others,
         each with its language."""
-        parts = []
-        for paragraph in text[:MAX_SEGMENTED_CHARS].splitlines():
-            paragraph = paragraph.strip()
+        parts: list[tuple[str, tuple[str, float]]] = []
+        offset = 0  # of this paragraph's line in the text
+        sample: dict[str, int] = defaultdict(int)  # characters in each language so far
+        for line in text[:MAX_SEGMENTED_CHARS].splitlines():
+            in_sample, offset = offset < _SAMPLE_CHARS, offset + len(line) + 1
+            paragraph = line.strip()
             if len(paragraph) < _MIN_SEGMENT_CHARS:
                 continue
-            ((lang, score),) = self._predict([_one_line(paragraph)])
-            sentences = [s for s in segments(paragraph) if len(s) >= _MIN_SEGMENT_CHARS]
-            if score >= _MONOLINGUAL or len(sentences) < 2:
-                parts.append((paragraph, (lang, score)))
-            else:
-                parts.extend(
-                    zip(sentences, self._predict([_one_line(s) for s in sentences]), strict=True)
-                )
+            if not in_sample and len(paragraph) > _PROBE_CHARS:
+                ((lang, score),) = self._predict([_one_line(paragraph[:_PROBE_CHARS])])
+                if score >= _MONOLINGUAL and lang == max(
+                    sample, key=sample.__getitem__, default=""
+                ):
+                    parts.append((paragraph, (lang, score)))
+                    continue
+            found = self._paragraph(paragraph)
+            parts.extend(found)
+            if in_sample:
+                for part, (part_lang, _) in found:
+                    sample[part_lang] += len(part)
         return parts
+
+    def _paragraph(self, paragraph: str) -> list[tuple[str, tuple[str, float]]]:
+        """The paragraph with its language, or, when the detector is unsure of it,
+        its sentences with theirs."""
+        ((lang, score),) = self._predict([_one_line(paragraph)])
+        if score >= _MONOLINGUAL:
+            return [(paragraph, (lang, score))]
+        sentences = [s for s in segments(paragraph) if len(s) >= _MIN_SEGMENT_CHARS]
+        if len(sentences) < 2:
+            return [(paragraph, (lang, score))]
+        return list(zip(sentences, self._predict([_one_line(s) for s in sentences]), strict=True))
 
     def detect(self, text: str) -> LanguageResult:
         parts = self._parts(text)

@@ -3,7 +3,12 @@ in folded text are offsets in the original."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from collections.abc import Callable
+from functools import cache
+
+import numpy as np
 
 # Characters that differ in spelling habits, not meaning.
 _EQUIVALENT = {
@@ -36,22 +41,66 @@ def _fold_char(char: str) -> str:
     return _EQUIVALENT.get(low, low)
 
 
-class _FoldTable(dict[int, str]):
-    """A str.translate table that computes each character's fold once."""
+_WORD_CHARACTER = re.compile(r"\w")
+
+
+def _fold_word_char(char: str) -> str:
+    """The character's fold, or a space where that is not part of a word (\\w)."""
+    folded = _fold_char(char)
+    return folded if _WORD_CHARACTER.match(folded) else " "
+
+
+class _Table(dict[int, str]):
+    """A str.translate table that works out each character's value once."""
+
+    def __init__(self, of: Callable[[str], str]) -> None:
+        super().__init__()
+        self.of = of
 
     def __missing__(self, code: int) -> str:
-        folded = _fold_char(chr(code))
-        self[code] = folded
-        return folded
+        value = self.of(chr(code))
+        # Kept for the Basic Multilingual Plane only: a feed of every astral
+        # character must not grow the table by a million entries in a worker.
+        if code <= 0xFFFF:
+            self[code] = value
+        return value
 
 
-_TABLE = _FoldTable()
+_TABLE = _Table(_fold_char)
+_WORDS_TABLE = _Table(_fold_word_char)
+
+
+@cache
+def _bmp(of: Callable[[str], str]) -> np.ndarray:
+    """Each Basic Multilingual Plane code point's value (one character each)."""
+    return np.array([ord(of(chr(c))) for c in range(0x10000)], dtype=np.uint32)
+
+
+# Below this length, or in ASCII (CPython's own fast path), str.translate is quicker.
+_SHORT = 64
+
+
+def _translate(text: str, table: _Table) -> str:
+    if len(text) < _SHORT or text.isascii():
+        return text.translate(table)
+    # str.translate looks up every other character through Python objects (a
+    # 3 KB French article: 0.2 ms); as code points, one array lookup does them all.
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    if int(codes.max()) > 0xFFFF:  # emoji and other astral characters: rare
+        return text.translate(table)
+    return _bmp(table.of)[codes].tobytes().decode("utf-32-le", "surrogatepass")
 
 
 def fold(text: str) -> str:
     """Lower-case, strip Latin/Greek/Cyrillic accents, unify apostrophes and
     hyphens; the result has exactly the length of `text`."""
-    return text.translate(_TABLE)
+    return _translate(text, _TABLE)
+
+
+def folded_words(text: str) -> list[str]:
+    r"""The words of the folded text, as `re.findall(r"\w+", fold(text))` finds
+    them, at a fraction of the regex's time: word characters are never spaces."""
+    return _translate(text, _WORDS_TABLE).split()
 
 
 # Scripts written without spaces between words: a match there cannot be checked
