@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 
 from pipeline.enrichment.gazetteer import Gazetteer, ids_of, kind_of
 from pipeline.enrichment.matcher import Match, Matcher
 from pipeline.enrichment.people import PeopleFinder, Person, Span, person_id
-from pipeline.enrichment.textfold import fold
+from pipeline.enrichment.textfold import fold, is_unspaced
 from vigie.article import Entity, Tag, TextField
+
+
+_NEXT_WORD = re.compile(r" +(\w+)")
 
 
 def _watchlist_first(gazetteer: Gazetteer) -> dict[str, frozenset[str]]:
@@ -30,6 +34,10 @@ class EntityLinker:
             if gazetteer.names_path is not None
             else None
         )
+        heads = self._people.org_heads if self._people is not None else {}
+        self._heads = heads
+        self._all_heads = frozenset().union(*heads.values())
+        self._joined_heads = tuple(h for h in self._all_heads if not h.isascii())
         # id -> display label: as many as the gazetteer has ids, worked out once each.
         self._label_of: dict[str, str] = {}
 
@@ -45,18 +53,15 @@ class EntityLinker:
 
     def _in_organisation(self, text: str, m: Match, language: str | None) -> bool:
         """Whether a place is the start of an organisation's name (Columbia University)."""
-        if self._people is None or m.pattern.type == "PER":
+        if m.pattern.type == "PER" or m.end >= len(text):
             return False
-        rest = text[m.end : m.end + 30]
-        stripped = rest.lstrip(" ")
-        word = fold(stripped.split(None, 1)[0]) if stripped.strip() else ""
-        heads = self._people.org_heads
-        if any(word in heads[lang] for lang in ([language] if language in heads else heads)):
-            return True
-        # Scripts without spaces: the head follows directly (哥伦比亚大学).
-        return rest[:1] != " " and any(
-            fold(rest).startswith(h) for hs in heads.values() for h in hs if not h.isascii()
-        )
+        if is_unspaced(text[m.end - 1]):  # the head follows directly: 哥伦比亚大学
+            return text.startswith(self._joined_heads, m.end)
+        word = _NEXT_WORD.match(text, m.end)
+        if word is None:
+            return False
+        heads = self._heads.get(language or "", self._all_heads)
+        return fold(word.group(1)) in heads
 
     def find(
         self,

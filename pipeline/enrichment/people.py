@@ -51,6 +51,10 @@ _HAN_NAME = re.compile(
 _HAN_BEFORE = re.compile(r".*[位名]")
 
 
+# Languages whose texts have no transliterated Chinese names to look for.
+_SPACED_LANGUAGES = frozenset({"en", "fr", "de", "es", "pt", "it", "ru", "ar", "ur", "fa"})
+
+
 def person_id(name: str) -> str:
     """The stable id of a person found without a watchlist id."""
     return "person:~" + "-".join(re.findall(r"[^\W_]+", fold(name)))
@@ -89,6 +93,8 @@ class PeopleFinder:
         self._roles = _folded_list(path, data, "roles")
         self._bylines = _folded_list(path, data, "bylines")
         self._all_roles = frozenset().union(*self._roles.values())
+        self._role_tails = frozenset(role.split()[-1] for role in self._all_roles)
+        self._not_names = frozenset(fold(w) for w in data.get("not_names", []))
         self._all_bylines = frozenset().union(*self._bylines.values())
         self._long_bylines = tuple(sorted(b for b in self._all_bylines if " " in b))
         particles = [re.escape(p) for p in data.get("particles", [])]
@@ -113,6 +119,9 @@ class PeopleFinder:
     def _role_before(self, text: str, start: int, language: str | None) -> bool:
         """Whether the words right before `start` are a role (on the same line)."""
         line_start = text.rfind("\n", 0, start) + 1
+        previous = text[max(line_start, start - 25) : start].split()
+        if not previous or fold(previous[-1]) not in self._role_tails:
+            return False  # the usual case, told from one word
         before = fold(text[max(line_start, start - 40) : start]).rstrip()
         if not before or before.endswith((",", ".", ":", ";")):
             return False
@@ -146,7 +155,7 @@ class PeopleFinder:
             person = self._person(text, words, language, known, replaced)
             if person is not None:
                 found.append(person)
-        if language in ("zh", None) or any("\u4e00" <= c <= "\u9fff" for c in text[:200]):
+        if language not in _SPACED_LANGUAGES:
             for m in _HAN_NAME.finditer(text):
                 start = m.start()
                 dot = start + next(k for k, c in enumerate(m.group()) if c in "·‧•・")
@@ -212,7 +221,9 @@ class PeopleFinder:
             word = fold(text[s:e])
             if any(word in heads for heads in self.org_heads.values()):
                 return None  # an organisation's name (Columbia University)
-            if k > 0 and (word in self._common or word in roles):
+            if word in self._not_names:
+                return None  # a thing's name or a date (Royal Mail, Monday)
+            if (k > 0 or anchor is None) and (word in self._common or word in roles):
                 break
             kept.append((s, e))
         if not kept or (len(kept) == 1 and not cued):
