@@ -12,7 +12,6 @@ from pipeline.enrichment.people import PeopleFinder, Person, Span, person_id
 from pipeline.enrichment.textfold import fold, is_unspaced
 from vigie.article import Entity, Tag, TextField
 
-
 _NEXT_WORD = re.compile(r" +(\w+)")
 
 

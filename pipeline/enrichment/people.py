@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -53,6 +54,18 @@ _HAN_BEFORE = re.compile(r".*[位名]")
 
 # Languages whose texts have no transliterated Chinese names to look for.
 _SPACED_LANGUAGES = frozenset({"en", "fr", "de", "es", "pt", "it", "ru", "ar", "ur", "fa"})
+
+
+def _overlapping(known: list[Span], start: int, end: int) -> list[int]:
+    """Indexes of the spans (in text order, not overlapping) that overlap [start, end)."""
+    j = bisect.bisect_right(known, start, key=lambda span: span.start) - 1
+    j = max(j, 0)
+    hits = []
+    while j < len(known) and known[j].start < end:
+        if start < known[j].end:
+            hits.append(j)
+        j += 1
+    return hits
 
 
 def person_id(name: str) -> str:
@@ -205,7 +218,7 @@ class PeopleFinder:
         first_taken = None
         kept = []
         for k, (s, e) in enumerate(words[:_MAX_WORDS]):
-            hits = [j for j, span in enumerate(known) if span.start < e and s < span.end]
+            hits = _overlapping(known, s, e)
             if hits:
                 spans = [known[j] for j in hits]
                 if (
