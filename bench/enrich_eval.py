@@ -155,7 +155,11 @@ def _watchlist_names(enricher: Enricher, names: Iterable[str]) -> set[str]:
     """NER's names as watchlist ids where the gazetteer knows them, else as names."""
     found: set[str] = set()
     for name in names:
-        ids = {e.id for e in enricher.linker.find(name, "body", None) if e.type == "PER" and e.id}
+        ids = {
+            e.id
+            for e in enricher.linker.find(name, "body", None)
+            if e.type == "PER" and e.id and e.source == "gazetteer"
+        }
         found |= ids or {name}
     return found
 
@@ -246,10 +250,16 @@ class Evaluation:
         cldr = {m.pattern.id.split(":")[1] for m in self.cldr_only.find(case.text)}
         res.countries["cldr"][lang].add_sets(case.countries, cldr, case.id)
 
-        tagged = {t.id for t in result.tags if t.kind == "person"}
+        # Persons found by the name rules (`person:~…`) are scored by their name.
+        tagged = {
+            t.label if t.id.startswith("person:~") else t.id
+            for t in result.tags
+            if t.kind == "person"
+        }
         score_persons(res.persons["vigie"][lang], case.persons, tagged, case.id)
         gold_ids = [p for p in case.persons if p.startswith("person:")]
-        res.persons["watchlist"][lang].add_sets(gold_ids, tagged, case.id)
+        listed = {t for t in tagged if t.startswith("person:")}
+        res.persons["watchlist"][lang].add_sets(gold_ids, listed, case.id)
         if lang in self.ner.languages:
             alone = [e.text for e in self.ner.find(case.text, "body", lang, []) if e.type == "PER"]
             score_persons(

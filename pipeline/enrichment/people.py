@@ -1,0 +1,262 @@
+"""People the watchlist does not know, without a statistical model.
+
+- A run of capitalised words (Latin, Greek, Cyrillic) is a person when it starts
+  with a first name of the lexicon (`faker`'s name lists, lexicons.py) and has at
+  least one more word, or when a title or role comes right before it
+  (`names.yaml`: President Moon Jae-in, le ministre Darmanin, Innenminister
+  Seehofer). A capitalised word at a sentence's start is neither, so it is not a
+  person.
+- Words the gazetteer found as a place or an organisation end the name (Angela
+  Merkel Berlin); a place that is the first name of the run gives way to the
+  person (Jordan Bardella, Paris Hilton); a watch-listed surname inside a longer
+  name with another first name is that other person (Eric Trump).
+- In Chinese, transliterated foreign names are written with a middle dot
+  (基特·哈灵顿): such a run is a person.
+- A person right after a byline cue at the start of a line (By, Par, Von) is an
+  author of the article, not someone it is about.
+- A person found here gets a stable id from the normalised name: `person:~` and
+  the folded words joined by `-` (Éric Trump, ERIC TRUMP: person:~eric-trump).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.enrichment.lexicons import common_words, first_names
+from pipeline.enrichment.textfold import fold
+
+# Upper-case letters of the scripts with case that Vigie reads: Latin, Greek, Cyrillic.
+_UPPER = "".join(
+    chr(c)
+    for c in (*range(0x41, 0x250), *range(0x370, 0x530), *range(0x1E00, 0x1F00))
+    if chr(c).isupper()
+)
+_LETTERS = r"[^\W\d_]"
+_WORD = rf"(?:[{_UPPER}]{_LETTERS}*(?:[-'’][{_UPPER}]?{_LETTERS}+)*|[{_UPPER}]\.)"
+_SPACE = r"[ \t\u00a0]+"
+# Names of at most this many words after the first name or the role.
+_MAX_WORDS = 4
+# Characters that are words of their own around a transliterated name (的, 和...).
+_HAN_WORD = "的是在和与了说称为对将被由及从向等"
+_HAN_NAME_PART = rf"(?:(?![{_HAN_WORD}])[\u4e00-\u9fff])"
+_HAN_NAME = re.compile(
+    rf"{_HAN_NAME_PART}{{1,4}}(?:[·‧•・]{_HAN_NAME_PART}{{1,5}})+"
+)  # 基特·哈灵顿
+_HAN_BEFORE = re.compile(r".*[位名]")
+
+
+# Languages whose texts have no transliterated Chinese names to look for.
+_SPACED_LANGUAGES = frozenset({"en", "fr", "de", "es", "pt", "it", "ru", "ar", "ur", "fa"})
+
+
+def _overlapping(known: list[Span], start: int, end: int) -> list[int]:
+    """Indexes of the spans (in text order, not overlapping) that overlap [start, end)."""
+    j = bisect.bisect_right(known, start, key=lambda span: span.start) - 1
+    j = max(j, 0)
+    hits = []
+    while j < len(known) and known[j].start < end:
+        if start < known[j].end:
+            hits.append(j)
+        j += 1
+    return hits
+
+
+def person_id(name: str) -> str:
+    """The stable id of a person found without a watchlist id."""
+    return "person:~" + "-".join(re.findall(r"[^\W_]+", fold(name)))
+
+
+@dataclass(frozen=True)
+class Person:
+    start: int
+    end: int
+    text: str
+    author: bool  # a byline's name
+
+
+@dataclass(frozen=True)
+class Span:
+    """What the gazetteer found: where, which id, which entity type."""
+
+    start: int
+    end: int
+    id: str
+    type: str
+
+
+def _folded_list(path: Path, data: Mapping[str, Any], key: str) -> dict[str, frozenset[str]]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise ValueError(f"{path}: {key} must map languages to lists")
+    return {str(lang): frozenset(fold(w) for w in words) for lang, words in value.items()}
+
+
+class PeopleFinder:
+    def __init__(self, path: Path, watchlist_first: Mapping[str, frozenset[str]]) -> None:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        data = data or {}
+        self.org_heads = _folded_list(path, data, "organisation_heads")
+        self._roles = _folded_list(path, data, "roles")
+        self._bylines = _folded_list(path, data, "bylines")
+        self._all_roles = frozenset().union(*self._roles.values())
+        self._role_tails = frozenset(role.split()[-1] for role in self._all_roles)
+        self._not_names = frozenset(fold(w) for w in data.get("not_names", []))
+        self._all_bylines = frozenset().union(*self._bylines.values())
+        self._long_bylines = tuple(sorted(b for b in self._all_bylines if " " in b))
+        particles = [re.escape(p) for p in data.get("particles", [])]
+        part = rf"(?:(?:{'|'.join(particles)}){_SPACE})*" if particles else ""
+        self._runs = re.compile(rf"(?<![\w.]){_WORD}(?:{_SPACE}{part}{_WORD})*(?![\w])")
+        self._first = first_names()
+        self._common = common_words()
+        # watchlist id -> the folded first words of its names (Donald for Trump)
+        self._watchlist_first = watchlist_first
+
+    def _is_first_name(self, word: str) -> bool:
+        folded = fold(word.split("-")[0])
+        if folded in self._first:
+            return True
+        if len(folded) > 3 and "а" <= folded[-1] <= "я":  # Russian cases: Виктора, Андрея
+            stem = folded[:-1]
+            return any(stem + e in self._first for e in ("", "й", "а", "я")) or (
+                folded[:-2] in self._first or folded[:-2] + "й" in self._first
+            )
+        return False
+
+    def _role_before(self, text: str, start: int, language: str | None) -> bool:
+        """Whether the words right before `start` are a role (on the same line)."""
+        line_start = text.rfind("\n", 0, start) + 1
+        previous = text[max(line_start, start - 25) : start].split()
+        if not previous or fold(previous[-1]) not in self._role_tails:
+            return False  # the usual case, told from one word
+        before = fold(text[max(line_start, start - 40) : start]).rstrip()
+        if not before or before.endswith((",", ".", ":", ";")):
+            return False
+        roles = self._roles.get(language or "", self._all_roles) if language else self._all_roles
+        words = before.split()
+        return any(" ".join(words[-n:]) in roles for n in (1, 2, 3) if len(words) >= n)
+
+    def _byline_before(self, text: str, start: int) -> bool:
+        """Whether the line up to `start` is a byline cue (By; Reporting by)."""
+        line_start = text.rfind("\n", 0, start) + 1
+        before = " ".join(fold(text[line_start:start]).strip(" (;\t").split())
+        return before in self._all_bylines or before.endswith(self._long_bylines)
+
+    def find(
+        self, text: str, language: str | None, known: list[Span]
+    ) -> tuple[list[Person], set[int]]:
+        """Persons in `text`, and the indexes in `known` they replace (a place that is
+        a first name, a watch-listed surname of another person)."""
+        found: list[Person] = []
+        replaced: set[int] = set()
+        if not text:
+            return found, replaced
+        for run in self._runs.finditer(text):
+            if " " not in run.group() and "\u00a0" not in run.group() and "\t" not in run.group():
+                words = [(run.start(), run.end())]
+            else:
+                words = [
+                    (m.start() + run.start(), m.end() + run.start())
+                    for m in re.finditer(r"\S+", run.group())
+                ]
+            person = self._person(text, words, language, known, replaced)
+            if person is not None:
+                found.append(person)
+        if language not in _SPACED_LANGUAGES:
+            for m in _HAN_NAME.finditer(text):
+                start = m.start()
+                dot = start + next(k for k, c in enumerate(m.group()) if c in "·‧•・")
+                cut = _HAN_BEFORE.match(text, start, dot)
+                if cut is not None:
+                    start = cut.end()
+                end = m.end()
+                if start == dot:
+                    continue
+                if any(s.start < end and start < s.end for s in known):
+                    continue
+                found.append(Person(start, end, text[start:end], False))
+        return found, replaced
+
+    def _person(
+        self,
+        text: str,
+        words: list[tuple[int, int]],
+        language: str | None,
+        known: list[Span],
+        replaced: set[int],
+    ) -> Person | None:
+        # Roles inside the run (President Moon, Prime Minister Albanese) are cues.
+        cued = self._role_before(text, words[0][0], language)
+        roles = self._roles.get(language or "", self._all_roles) if language else self._all_roles
+        i = 0
+        while i < len(words) - 1:
+            one = fold(text[words[i][0] : words[i][1]])
+            two = fold(text[words[i][0] : words[min(i + 1, len(words) - 1)][1]])
+            if two in roles and i + 2 < len(words):
+                i, cued = i + 2, True
+            elif one in roles:
+                i, cued = i + 1, True
+            else:
+                break
+        words = words[i:]
+        anchor = next(
+            (k for k, (s, e) in enumerate(words[:-1]) if self._is_first_name(text[s:e])), None
+        )
+        if anchor is None and not cued:
+            return None
+        if anchor is not None and (not cued or anchor > 0):
+            words = words[anchor:]
+        elif not cued:
+            return None
+        # Gazetteer finds: a place as the first word gives way, anything else ends it.
+        first_taken = None
+        kept = []
+        for k, (s, e) in enumerate(words[:_MAX_WORDS]):
+            hits = _overlapping(known, s, e)
+            if hits:
+                spans = [known[j] for j in hits]
+                if (
+                    k == 0
+                    and all(sp.type == "LOC" and sp.end <= e for sp in spans)
+                    and len(words) > 1
+                ):
+                    first_taken = hits
+                elif all(sp.type == "PER" for sp in spans):
+                    pass  # a watch-listed name inside: decided below
+                else:
+                    break
+            word = fold(text[s:e])
+            if any(word in heads for heads in self.org_heads.values()):
+                return None  # an organisation's name (Columbia University)
+            if word in self._not_names:
+                return None  # a thing's name or a date (Royal Mail, Monday)
+            if (k > 0 or anchor is None) and (word in self._common or word in roles):
+                break
+            kept.append((s, e))
+        if not kept or (len(kept) == 1 and not cued):
+            return None
+        start, end = kept[0][0], kept[-1][1]
+        if end - start < 3:
+            return None
+        inside = [
+            j
+            for j, sp in enumerate(known)
+            if sp.type == "PER" and sp.start < end and start < sp.end
+        ]
+        for j in inside:
+            sp = known[j]
+            if sp.start <= start and end <= sp.end:
+                return None  # the watchlist's own full name
+            first = fold(text[start : kept[0][1]])
+            if first in self._watchlist_first.get(sp.id, frozenset()):
+                return None  # Vladimir Vladimirovich Putin: still the watch-listed one
+        replaced.update(inside)
+        if first_taken is not None:
+            replaced.update(first_taken)
+        return Person(start, end, text[start:end], self._byline_before(text, start))

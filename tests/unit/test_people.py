@@ -1,0 +1,129 @@
+"""Issue #15: places that imply countries, and people the watchlist does not know.
+Each test pins one rule (it fails without that rule)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from pipeline.enrichment.enrich import Enricher
+from pipeline.enrichment.people import person_id
+from vigie.article import Article, Source
+
+
+def _enrich(enricher: Enricher, body: str, hint: str | None = None) -> Article:
+    article = Article(
+        id="t",
+        url="https://x.example/t",
+        canonical_url="https://x.example/t",
+        source=Source(feed_id="t", language_hint=hint),
+        title="",
+        body=body,
+        fetched_at=datetime(2025, 1, 1, tzinfo=UTC),
+    )
+    return enricher.enrich(article)
+
+
+def _countries(article: Article) -> set[str]:
+    return {t.id.split(":")[1] for t in article.tags if t.kind == "country"}
+
+
+def _persons(article: Article) -> dict[str, str]:
+    return {t.id: t.label for t in article.tags if t.kind == "person"}
+
+
+@pytest.mark.parametrize(
+    ("text", "hint", "country"),
+    [
+        ("Der Karneval in Köln beginnt am Donnerstag mit einem Umzug.", "de", "DE"),
+        ("В Оренбурге открыли новую школу для детей.", "ru", "RU"),
+        ("The summit opens in Astana on Monday with trade on the agenda.", "en", "KZ"),
+        ("The US will send more aid, officials said on Tuesday.", "en", "US"),
+        ("امریکہ نے نئی پابندیوں کا اعلان کیا ہے۔", "ur", "US"),
+        ("El delantero senegalés marcó dos goles en el partido.", "es", "SN"),
+    ],
+)
+def test_places_and_demonyms_imply_their_country(
+    enricher: Enricher, text: str, hint: str, country: str
+) -> None:
+    assert country in _countries(_enrich(enricher, text, hint))
+
+
+@pytest.mark.parametrize(
+    ("text", "hint", "not_country"),
+    [
+        # a city larger than the country whose Spanish name it shares
+        ("El Granada venció al Sevilla en el último minuto del partido.", "es", "GD"),
+        # a place at the start of an organisation's name
+        ("She studied at Columbia University before moving to the city.", "en", "CO"),
+        # a region named like another country: the longest name is its own
+        ("Heavy snow fell across Inner Mongolia on Sunday night.", "en", "MN"),
+        ("内蒙古今年冬天下了大雪。", "zh", "MN"),
+        # a US state that is also a country's name tags neither
+        ("Voters in Georgia went to the polls on Tuesday for the runoff.", "en", "GE"),
+        # an Urdu word ("financial") that CLDR also gives as Mali
+        ("حکومت نے مالی سال کے بجٹ کا اعلان کیا ہے۔", "ur", "ML"),
+    ],
+)
+def test_ambiguous_names_do_not_tag(
+    enricher: Enricher, text: str, hint: str, not_country: str
+) -> None:
+    assert not_country not in _countries(_enrich(enricher, text, hint))
+
+
+def test_a_katakana_name_inside_a_longer_katakana_word_does_not_match(
+    enricher: Enricher,
+) -> None:
+    assert "TH" not in _countries(_enrich(enricher, "タイプパッドの新しい機能を紹介します。", "ja"))
+    assert "TH" in _countries(_enrich(enricher, "タイの首都バンコクで会議が開かれた。", "ja"))
+
+
+def test_a_cjk_compound_tags_each_country(enricher: Enricher) -> None:
+    assert {"KR", "US"} <= _countries(_enrich(enricher, "한미 정상회담이 열렸다.", "ko"))
+
+
+def test_a_name_after_a_first_name_or_a_role_is_a_person(enricher: Enricher) -> None:
+    result = _enrich(enricher, "The company's president Brad Smith spoke on Monday.", "en")
+    assert "Brad Smith" in _persons(result).values()
+    german = _enrich(enricher, "Am Montag antwortete Innenminister Seehofer den Kritikern.", "de")
+    assert "Seehofer" in _persons(german).values()
+
+
+def test_a_sentence_initial_capitalised_word_is_not_a_person(enricher: Enricher) -> None:
+    result = _enrich(enricher, "Yesterday the markets fell. Analysts Expect more losses.", "en")
+    assert _persons(result) == {}
+
+
+def test_another_person_with_a_watch_listed_surname_is_not_the_watch_listed_one(
+    enricher: Enricher,
+) -> None:
+    result = _enrich(enricher, "Eric Trump said the family business would grow.", "en")
+    assert "person:donald-trump" not in _persons(result)
+    assert _persons(result).get("person:~eric-trump") == "Eric Trump"
+    full = _enrich(enricher, "Donald Trump said the family business would grow.", "en")
+    assert list(_persons(full)) == ["person:donald-trump"]
+
+
+def test_a_first_name_that_is_a_country_gives_way_to_the_person(enricher: Enricher) -> None:
+    result = _enrich(enricher, "The actor Chad Smith arrived late to the premiere.", "en")
+    assert "TD" not in _countries(result)
+    assert "Chad Smith" in _persons(result).values()
+
+
+def test_a_byline_is_an_author_not_a_person(enricher: Enricher) -> None:
+    authors: list[str] = []
+    text = "By John Smith\nThe central bank raised its rates again."
+    found = enricher.linker.find(text, "body", "en", authors)
+    assert authors == ["John Smith"]
+    assert [e for e in found if e.type == "PER"] == []
+
+
+def test_a_transliterated_chinese_name_is_a_person(enricher: Enricher) -> None:
+    result = _enrich(enricher, "演员基特·哈灵顿和安吉丽娜·朱莉出席了首映式。", "zh")
+    assert any("安吉丽娜·朱莉" in name for name in _persons(result).values())
+
+
+def test_a_found_person_id_is_stable_across_case_and_accents() -> None:
+    assert person_id("Éric Trump") == person_id("ERIC TRUMP") == "person:~eric-trump"
+    assert person_id("Jean-Noël Barrot") == "person:~jean-noel-barrot"
