@@ -43,11 +43,12 @@ from xml.sax.saxutils import escape
 import httpx
 from kafka import KafkaConsumer, KafkaProducer
 
+from bench.index_bench import bench_article
 from bench.soak_bench import Texts
 from pipeline.search.clients import connect
 from pipeline.search.engine import SearchEngine, SearchEngineError
 from services import local as services
-from vigie.article import Article, Source, article_id
+from vigie.article import Article
 from vigie.settings import Settings, free_port, private_environment, private_indices, settings_for
 
 VIGIE = str(Path(sys.executable).parent / "vigie")
@@ -328,17 +329,9 @@ class Stream:
         self.thread = threading.Thread(target=self._produce, daemon=True)
 
     def article(self, n: int) -> Article:
-        url = f"https://faults.example/{self.run.name}/{n}"
         title = f"{KEYWORD} {n}" if n % MATCH_EVERY == 0 else f"Article {n}"
-        return Article(
-            id=article_id(url),
-            url=url,
-            canonical_url=url,
-            source=Source(feed_id="faults", name="Faults", language_hint="fr"),
-            title=title,
-            body=self.texts.body(n),
-            fetched_at=datetime.now(UTC),
-        )
+        url = f"https://faults.example/{self.run.name}/{n}"
+        return bench_article(url, title, self.texts.body(n), "faults")
 
     def _produce(self) -> None:
         producer = KafkaProducer(

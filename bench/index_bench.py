@@ -44,17 +44,22 @@ def _seed_body() -> str:
     return parse_feed(read_feed(feed), FeedConfig.at(feed, "bench")).articles[0].body
 
 
+def bench_article(url: str, title: str, body: str, feed: str = "bench") -> Article:
+    """An article as a French feed's connector would produce it, for the benches."""
+    return Article(
+        id=article_id(url),
+        url=url,
+        canonical_url=url,
+        source=Source(feed_id=feed, name=feed.capitalize(), language_hint="fr"),
+        title=title,
+        body=body,
+        fetched_at=datetime.now(UTC),
+    )
+
+
 def _articles(count: int, body: str, tag: str) -> list[Article]:
     return [
-        Article(
-            id=article_id(url := f"https://bench.example/{tag}/{n}"),
-            url=url,
-            canonical_url=url,
-            source=Source(feed_id="bench", name="Bench", language_hint="fr"),
-            title=f"Article {n}",
-            body=body,
-            fetched_at=datetime.now(UTC),
-        )
+        bench_article(f"https://bench.example/{tag}/{n}", f"Article {n}", body)
         for n in range(count)
     ]
 

@@ -28,17 +28,16 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from bench.index_bench import _seed_body
+from bench.index_bench import _seed_body, bench_article
 from pipeline.search.clients import connect
 from pipeline.search.engine import SearchEngine, SearchEngineError
-from vigie.article import Article, Source, article_id
+from vigie.article import Article, article_id
 from vigie.settings import Settings, private_environment, private_indices, settings_for
 
 REPO = Path(__file__).resolve().parents[1]
@@ -87,16 +86,7 @@ class Copies:
 
 def articles(texts: Texts, tag: str, copies: Copies) -> Iterator[Article]:
     def make(n: int, body: str) -> Article:
-        url = f"https://soak.example/{tag}/{n}"
-        return Article(
-            id=article_id(url),
-            url=url,
-            canonical_url=url,
-            source=Source(feed_id="soak", name="Soak", language_hint="fr"),
-            title=f"Article {n}",
-            body=body,
-            fetched_at=datetime.now(UTC),
-        )
+        return bench_article(f"https://soak.example/{tag}/{n}", f"Article {n}", body, "soak")
 
     def first_id(n: int) -> str:
         return article_id(f"https://soak.example/{tag}/{n}")
