@@ -22,8 +22,10 @@ RUN pip install --no-cache-dir --constraint /tmp/constraints.txt /tmp/wheels/*.w
 COPY config /srv/vigie/config
 COPY samples /srv/vigie/samples
 # State (the connector's SQLite file, the worker's local data) in /var/lib/vigie, a
-# volume in docker-compose; logs as JSON lines for the collector.
+# volume in docker-compose, with the gazetteer built at first start (so a restart
+# skips the build); logs as JSON lines for the collector.
 ENV VIGIE_HOME=/var/lib/vigie \
+    VIGIE_CACHE_DIR=/var/lib/vigie/cache \
     VIGIE_CONFIG=/srv/vigie/config/vigie.yaml \
     VIGIE_FEEDS_FILE=/srv/vigie/config/feeds.yaml \
     VIGIE_ALERTS_FILE=/srv/vigie/config/alerts.yaml \

@@ -48,6 +48,17 @@ def default_home() -> Path:
     return Path(platformdirs.user_data_dir("vigie", appauthor=False))
 
 
+def default_cache() -> Path:
+    """Where built data worth keeping between starts goes (the gazetteer), unless
+    VIGIE_CACHE_DIR says otherwise: `var/cache` in a checkout, the platform's user
+    cache folder otherwise (`~/.cache/vigie` on Linux). Not under VIGIE_HOME, so
+    tests and benchmarks with homes of their own share one cache."""
+    root = checkout()
+    if root is not None:
+        return root / "var" / "cache"
+    return Path(platformdirs.user_cache_dir("vigie", appauthor=False))
+
+
 def home_from_environment() -> Path:
     """The Vigie home as the environment sets it, before any settings are read (the
     settings file itself is found there when installed)."""

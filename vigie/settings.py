@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     # Where Vigie writes (vigie/paths.py): `var/` in a checkout, else the platform's
     # user data folder. The paths below default to places in it.
     home: Path = Field(default_factory=paths.default_home)
+    # Data built from the taxonomy and the packages' data, kept between starts
+    # (pipeline/enrichment/buildcache.py); safe to delete.
+    cache_dir: Path = Field(default_factory=paths.default_cache)
     # Connectors: the feed list, where the connector keeps what it has seen, and
     # how politely it fetches.
     feeds_file: Path = Field(

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from pipeline.enrichment.buildcache import load_gazetteer
 from pipeline.enrichment.clean import Cleaner
 from pipeline.enrichment.entities import EntityLinker
-from pipeline.enrichment.gazetteer import Gazetteer
 from pipeline.enrichment.language import LanguageDetector
 from pipeline.enrichment.ner import StatisticalNer
 from vigie.article import Article, Entity, TextField, capped
@@ -58,7 +58,9 @@ class Enricher:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Enricher:
-        gazetteer = Gazetteer.load(settings.config_dir / "taxonomy", settings.display_language)
+        gazetteer = load_gazetteer(
+            settings.config_dir / "taxonomy", settings.display_language, settings.cache_dir
+        )
         return cls(
             cleaner=Cleaner.from_config(settings.config_dir / "boilerplate.yaml"),
             detector=LanguageDetector(),

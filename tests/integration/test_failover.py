@@ -97,11 +97,20 @@ def test_one_of_two_workers_killed_under_load_loses_and_doubles_nothing(stack: S
 
         urls = {str(a.url) for a in articles}
         matching = {str(a.url) for n, a in enumerate(articles) if n % 4 == 0}
-        wait_for(
-            "every article and alert after the kill",
-            lambda: (set(_indexed(stack)) >= urls and set(_Hook.calls) >= matching) or None,
-            timeout=180,
-        )
+        try:
+            wait_for(
+                "every article and alert after the kill",
+                lambda: (set(_indexed(stack)) >= urls and set(_Hook.calls) >= matching) or None,
+                timeout=180,
+            )
+        except AssertionError as timeout:
+            missing = sorted(urls - set(_indexed(stack)))
+            unsent = sorted(matching - set(_Hook.calls))
+            raise AssertionError(
+                f"{timeout}: {len(missing)} not indexed {missing[:5]}, "
+                f"{len(unsent)} alerts not sent {unsent[:5]}; the survivor's log ends with:\n"
+                + stack.worker_log(1)[-6000:]
+            ) from None
         time.sleep(3)  # anything doubled shows up now
         indexed = _indexed(stack)
         assert sorted(indexed) == sorted(urls)
