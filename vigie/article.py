@@ -92,6 +92,8 @@ class Article(_Record):
     tags: tuple[Tag, ...] = ()
     content_hash: str | None = None
     duplicate_of: str | None = None
+    # The story (pipeline/signals/stories.py): the id of its first article.
+    story_id: str | None = None
     # What enrichment could not do for this article, and why (empty text, ...).
     notes: tuple[str, ...] = ()
 

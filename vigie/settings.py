@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     index_alert_rules: str = "vigie-alert-rules"
     index_deliveries: str = "vigie-deliveries"
     index_alert_marks: str = "vigie-alert-marks"
+    index_stories: str = "news-stories"
     topic_alerts: str = "news.alerts"
     # Webhooks: attempts per delivery (with exponential backoff from
     # delivery_backoff_seconds, or the receiver's Retry-After) and time per attempt.
@@ -110,6 +111,12 @@ class Settings(BaseSettings):
     # Near-duplicates are looked for among the first copies seen this long before
     # (a float: 0.01 is 36 s, for benchmarks); older ones are forgotten.
     duplicates_window_hours: float = Field(default=72.0, gt=0)
+    # A story closes when it has had no article for this long: a new article is
+    # matched against the articles of this many hours before it (a float, as above).
+    stories_window_hours: float = Field(default=36.0, gt=0)
+    # How often the stories index is brought up to date with the stories that
+    # got articles since.
+    stories_refresh_seconds: float = Field(default=5.0, gt=0)
     # An article still being enriched after this long is dead-lettered.
     enrich_deadline_seconds: float = Field(default=10.0, gt=0)
     # Language of tag and entity labels ("Corée du Nord" for fr).
@@ -321,6 +328,7 @@ def private_environment(purpose: str) -> dict[str, str]:
         "VIGIE_INDEX_ALERT_RULES": f"{purpose}-{tag}-alert-rules",
         "VIGIE_INDEX_DELIVERIES": f"{purpose}-{tag}-deliveries",
         "VIGIE_INDEX_ALERT_MARKS": f"{purpose}-{tag}-alert-marks",
+        "VIGIE_INDEX_STORIES": f"{purpose}-{tag}-stories",
         "VIGIE_APP_ID": f"vigie-{purpose}-{tag}",
         "VIGIE_WEB_PORT": str(port),
         "VIGIE_CONNECTOR_WEB_PORT": str(connector_port),

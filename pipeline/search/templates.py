@@ -53,6 +53,7 @@ class Indices:
     rules: str
     deliveries: str
     marks: str  # which articles each rule fired on (pipeline/alerts/marks.py)
+    stories: str  # one document per story (pipeline/signals/storyboard.py)
     # Copies of each shard on other nodes: 0 on one node (a replica can never be
     # placed there: the index would stay yellow), 1 or more on a cluster.
     replicas: int = 0
@@ -64,6 +65,7 @@ class Indices:
             settings.index_alert_rules,
             settings.index_deliveries,
             settings.index_alert_marks,
+            settings.index_stories,
             settings.index_replicas,
         )
 
@@ -172,6 +174,42 @@ def marks_body(replicas: int = 0) -> dict[str, Any]:
     }
 
 
+_STORIES_MAPPINGS: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {
+        "story_id": {"type": "keyword"},
+        "title": {"type": "text", "fields": {"raw": {"type": "keyword", "ignore_above": 512}}},
+        "titles": {
+            "properties": {
+                "language": {"type": "keyword"},
+                "title": {"type": "text"},
+                "url": {"type": "keyword", "index": False},
+                "article_id": {"type": "keyword"},
+            }
+        },
+        "first_seen": {"type": "date"},
+        "last_seen": {"type": "date"},
+        "articles": {"type": "integer"},
+        "languages": {"type": "keyword"},
+        "language_count": {"type": "integer"},
+        "sources": {"type": "keyword"},
+        "source_count": {"type": "integer"},
+        "tags": {"type": "keyword"},
+        "tag_labels": {"type": "keyword"},
+        "people": {"type": "keyword"},
+        "updated_at": {"type": "date"},
+    },
+}
+
+
+def stories_body(replicas: int = 0) -> dict[str, Any]:
+    """The stories index (pipeline/signals/storyboard.py)."""
+    return {
+        "settings": {"number_of_shards": 1, "number_of_replicas": replicas},
+        "mappings": _STORIES_MAPPINGS,
+    }
+
+
 def setup(engine: SearchEngine, indices: Indices, config_dir: Path) -> list[str]:
     """The articles' templates and write alias, the rules index and the deliveries
     index, each made if missing, brought up to date (new fields, replicas) if
@@ -181,6 +219,7 @@ def setup(engine: SearchEngine, indices: Indices, config_dir: Path) -> list[str]
         (indices.rules, rules_body(config_dir, indices.replicas)),
         (indices.deliveries, deliveries_body(indices.replicas)),
         (indices.marks, marks_body(indices.replicas)),
+        (indices.stories, stories_body(indices.replicas)),
     ):
         if engine.index_exists(name):
             # Fields added since it was made (the rules index follows the articles'

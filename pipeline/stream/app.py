@@ -3,6 +3,7 @@ and the web server. What each stage does lives in its own module:
 
     news.raw      --enrich (enriching.py)-->            news.enriched
     news.enriched --index  (indexing.py, in batches)--> the articles alias
+                          (and the stories index: pipeline/signals/storyboard.py)
     news.enriched --match  (matching.py, in batches)--> news.alerts
     news.alerts   --deliver (alerts/dispatch.py)-->     webhooks
     anything unprocessable --> news.dlq (deadletters.py)
@@ -36,6 +37,8 @@ from pipeline.enrichment.enrich import Enricher
 from pipeline.search.engine import SearchEngine, SearchEngineError
 from pipeline.search.retention import pruning
 from pipeline.search.templates import rollover, rollover_conditions
+from pipeline.signals.stories import StoryIndex
+from pipeline.signals.storyboard import StoryBoard
 from pipeline.stream import rewind
 from pipeline.stream.batching import EventBatch
 from pipeline.stream.deadletters import TopicDeadLetters, valid_articles
@@ -154,11 +157,31 @@ def create_app(
     )
     near_copies = DuplicateIndex(duplicates, window)
 
-    async def expire_duplicates() -> None:
+    # Stories (pipeline/signals/stories.py): a global table too, for the same
+    # reason, with the same layout (one record per article, written once).
+    quiet = settings.stories_window_hours * 3600
+
+    async def observe_story(event: faust.types.EventT[Any]) -> None:
+        stories.observe(event.key, None if event.message.value is None else event.value)
+
+    story_records = app.GlobalTable(
+        "stories",
+        key_type=str,
+        partitions=settings.topic_partitions,
+        use_partitioner=True,
+        synchronize_all_active_partitions=True,
+        on_changelog_event=observe_story,
+        extra_topic_configs=changelog_configs(quiet),
+    )
+    stories = StoryIndex(story_records, quiet)
+    board = StoryBoard(engine, settings.index_articles, settings.index_stories)
+
+    async def expire_records() -> None:
         # The leader deletes (one tombstone each); the others only forget.
         near_copies.expire(delete=app.is_leader())
+        stories.expire(delete=app.is_leader())
 
-    app.timer(interval=sweep_interval(window))(expire_duplicates)
+    app.timer(interval=sweep_interval(min(window, quiet)))(expire_records)
     alert_state = app.Table(
         "alert_state", key_type=str, partitions=settings.topic_partitions, use_partitioner=True
     )
@@ -167,6 +190,7 @@ def create_app(
     enrich_stage = EnrichStage(
         enricher,
         near_copies,
+        stories,
         enriched,
         dead_letters,
         settings.enrich_deadline_seconds,
@@ -174,9 +198,10 @@ def create_app(
     )
     indexed = 0
 
-    def count_indexed(n: int) -> None:
+    def count_indexed(articles: list[Article]) -> None:
         nonlocal indexed
-        indexed += n
+        indexed += len(articles)
+        board.touched(article.story_id for article in articles)
         if exit_after is not None and indexed >= exit_after:
             log.info("exit_after_reached", indexed=indexed)
             os.kill(os.getpid(), signal.SIGTERM)
@@ -273,6 +298,7 @@ def create_app(
     app.timer(interval=1.0)(dispatcher.flush_digests)
     app.timer(interval=1.0)(dispatcher.flush_records)
     app.timer(interval=3600.0)(dispatcher.expire_marks)
+    app.timer(interval=settings.stories_refresh_seconds)(board.refresh)
     app.timer(interval=settings.rollover_check_seconds)(roll_over)
 
     # Retention (pipeline/search/retention.py): indices past VIGIE_RETENTION_DAYS.

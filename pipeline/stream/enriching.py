@@ -1,5 +1,6 @@
 """The `enrich` stage: news.raw -> news.enriched, each article enriched
-(pipeline/enrichment/) and linked to the first copy of its story."""
+(pipeline/enrichment/), linked to the first copy of its text and given its
+story (pipeline/signals/stories.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from prometheus_client import Counter, Histogram
 
 from pipeline.enrichment.duplicates import DuplicateIndex
 from pipeline.enrichment.enrich import Enricher, EnrichmentTimeout
+from pipeline.signals.stories import StoryIndex
 from pipeline.stream.deadletters import Topic, valid_articles
 from vigie import logs
 from vigie.article import Article
@@ -28,6 +30,7 @@ class EnrichStage:
         self,
         enricher: Enricher,
         duplicates: DuplicateIndex,
+        stories: StoryIndex,
         enriched: Topic,
         dead_letters: DeadLetters,
         deadline: float = 10.0,
@@ -35,6 +38,7 @@ class EnrichStage:
     ) -> None:
         self._enricher = enricher
         self._duplicates = duplicates
+        self._stories = stories
         self._enriched = enriched
         self._dead_letters = dead_letters
         self._deadline = deadline
@@ -57,10 +61,12 @@ class EnrichStage:
                 result = await asyncio.get_running_loop().run_in_executor(
                     self._thread, self._enricher.enrich, article, deadline
                 )
-            # The table stays on the event loop's thread.
+            # The tables stay on the event loop's thread.
             first = self._duplicates.first_copy(result.id, result.content_hash or "", result.body)
             if first is not None:
                 result = result.model_copy(update={"duplicate_of": first})
+            story = self._stories.assign(result)
+            result = result.model_copy(update={"story_id": story.story})
         except EnrichmentTimeout as exc:
             await self._dead_letters.send(
                 event, "enrich", f"{exc} ({self._deadline:g}s; VIGIE_ENRICH_DEADLINE_SECONDS)"

@@ -48,7 +48,7 @@ class BulkIndexer:
         alias: str,
         dead_letters: DeadLetters,
         ready: Callable[[], Awaitable[None]] = nothing,
-        on_indexed: Callable[[int], None] = lambda n: None,
+        on_indexed: Callable[[list[Article]], None] = lambda articles: None,
     ) -> None:
         self._engine = engine
         self._alias = alias
@@ -64,9 +64,10 @@ class BulkIndexer:
         for event, reason in rejected:
             await self._dead_letters.send(event, "index", reason)
         BULK_SECONDS.observe(time.monotonic() - started)
-        written = len(documents) - len(rejected)
-        INDEXED.inc(written)
-        log.info("bulk_indexed", articles=written, rejected=len(rejected))
+        refused = {id(event) for event, _ in rejected}
+        written = list({a.id: a for event, a in batch if id(event) not in refused}.values())
+        INDEXED.inc(len(written))
+        log.info("bulk_indexed", articles=len(written), rejected=len(rejected))
         self._on_indexed(written)
 
     async def _write(

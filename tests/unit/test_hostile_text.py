@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from pipeline.enrichment.duplicates import DuplicateIndex
 from pipeline.enrichment.enrich import MAX_ENTITIES, Enricher, EnrichmentTimeout
+from pipeline.signals.stories import StoryIndex
 from pipeline.stream.enriching import EnrichStage
 from tests.conftest import make_article, raw_message
 from tests.unit.fakes import FakeEvent, FakeTopic, ListDeadLetters, stream
@@ -41,7 +42,9 @@ def test_a_passed_deadline_stops_enrichment(enricher: Enricher) -> None:
 
 def test_the_enrich_stage_dead_letters_an_article_past_its_deadline(enricher: Enricher) -> None:
     dead_letters, out = ListDeadLetters(), FakeTopic()
-    stage = EnrichStage(enricher, DuplicateIndex({}), out, dead_letters, deadline=1e-9)
+    stage = EnrichStage(
+        enricher, DuplicateIndex({}), StoryIndex({}), out, dead_letters, deadline=1e-9
+    )
     event = FakeEvent(raw_message("https://x.example/slow", "Titre", "La Russie. " * 200))
     asyncio.run(stage.run(stream([event])))
     assert out.sent == []
@@ -94,7 +97,9 @@ def test_connector_notes_survive_enrichment(enricher: Enricher) -> None:
 def test_an_enriched_article_over_the_message_limit_is_dead_lettered(enricher: Enricher) -> None:
     """It used to crash the agent after its offset was committed: gone, no trace."""
     dead_letters, out = ListDeadLetters(), FakeTopic()
-    stage = EnrichStage(enricher, DuplicateIndex({}), out, dead_letters, max_bytes=20_000)
+    stage = EnrichStage(
+        enricher, DuplicateIndex({}), StoryIndex({}), out, dead_letters, max_bytes=20_000
+    )
     event = FakeEvent(raw_message("https://x.example/big", "Titre", "La Russie. " * 5_000))
     asyncio.run(stage.run(stream([event])))
     assert out.sent == []
@@ -106,7 +111,7 @@ def test_an_enriched_article_over_the_message_limit_is_dead_lettered(enricher: E
 
 def test_a_900_kb_title_is_cut_and_sent_on(enricher: Enricher) -> None:
     dead_letters, out = ListDeadLetters(), FakeTopic()
-    stage = EnrichStage(enricher, DuplicateIndex({}), out, dead_letters)
+    stage = EnrichStage(enricher, DuplicateIndex({}), StoryIndex({}), out, dead_letters)
     event = FakeEvent(raw_message("https://x.example/title", "Moscou " * 130_000, "La Russie."))
     asyncio.run(stage.run(stream([event])))
     assert dead_letters.sent == []

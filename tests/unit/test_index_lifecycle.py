@@ -191,7 +191,11 @@ def _settings_of(engine: FakeEngine) -> Mapping[str, Any]:
 
 def test_replicas_go_into_new_indices() -> None:
     engine = FakeEngine()
-    setup(engine, Indices(ALIAS, "rules", "deliveries", "marks", replicas=2), Settings().config_dir)
+    setup(
+        engine,
+        Indices(ALIAS, "rules", "deliveries", "marks", "stories", replicas=2),
+        Settings().config_dir,
+    )
     assert _settings_of(engine)["number_of_replicas"] == 2
     made = {name: body for name, body in engine.called("create_index")}
     assert made["rules"]["settings"]["number_of_replicas"] == 2
@@ -203,7 +207,11 @@ def test_setup_brings_existing_indices_to_the_replicas_and_fields_wanted() -> No
     engine = FakeEngine()
     engine.aliases[ALIAS] = {f"{ALIAS}-000001": False, f"{ALIAS}-000002": True}
     engine.indices.update({"rules", "deliveries"})
-    setup(engine, Indices(ALIAS, "rules", "deliveries", "marks", replicas=1), Settings().config_dir)
+    setup(
+        engine,
+        Indices(ALIAS, "rules", "deliveries", "marks", "stories", replicas=1),
+        Settings().config_dir,
+    )
     wanted = {"index": {"number_of_replicas": 1}}
     assert engine.called("put_index_settings") == [
         (ALIAS, wanted),

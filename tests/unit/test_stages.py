@@ -21,6 +21,7 @@ from pipeline.enrichment.enrich import Enricher
 from pipeline.search import engine as search_engine
 from pipeline.search.engine import DocumentRejected, EngineUnavailable
 from pipeline.search.templates import Indices, SetupError
+from pipeline.signals.stories import StoryIndex
 from pipeline.stream.deadletters import TopicDeadLetters, valid_articles
 from pipeline.stream.enriching import EnrichStage
 from pipeline.stream.indexing import BulkIndexer
@@ -142,7 +143,7 @@ def _enrich(
 ) -> tuple[FakeTopic, ListDeadLetters]:
     enriched, dead_letters = FakeTopic(), ListDeadLetters()
     duplicates = DuplicateIndex({} if state is None else state)
-    stage = EnrichStage(enricher, duplicates, enriched, dead_letters)
+    stage = EnrichStage(enricher, duplicates, StoryIndex({}), enriched, dead_letters)
     asyncio.run(stage.run(stream(events)))
     return enriched, dead_letters
 
@@ -213,8 +214,8 @@ class Indexed:
     def __init__(self) -> None:
         self.counts: list[int] = []
 
-    def __call__(self, n: int) -> None:
-        self.counts.append(n)
+    def __call__(self, articles: list[Article]) -> None:
+        self.counts.append(len(articles))
 
 
 def _index(
@@ -381,7 +382,11 @@ def test_matching_waits_out_an_engine_that_is_down() -> None:
 # -- engine setup ---------------------------------------------------------------------
 
 NAMES = Indices(
-    articles="news-test", rules="rules-test", deliveries="deliveries-test", marks="marks-test"
+    articles="news-test",
+    rules="rules-test",
+    deliveries="deliveries-test",
+    marks="marks-test",
+    stories="stories-test",
 )
 
 
@@ -407,7 +412,13 @@ def _setup(engine: FakeEngine, tmp_path: Path) -> EngineSetup:
 def test_ready_makes_the_indices_and_loads_the_valid_rules(tmp_path: Path) -> None:
     engine = FakeEngine()
     asyncio.run(_setup(engine, tmp_path).ready())
-    assert engine.indices == {"news-test-000001", "rules-test", "deliveries-test", "marks-test"}
+    assert engine.indices == {
+        "news-test-000001",
+        "rules-test",
+        "deliveries-test",
+        "marks-test",
+        "stories-test",
+    }
     assert [name for name, _ in engine.called("put_index_template")] == ["news-test-template"]
     assert set(engine.documents["rules-test"]) == {"coree"}
 

@@ -1,0 +1,1 @@
+"""Signals across articles: stories, and the rules that watch them."""

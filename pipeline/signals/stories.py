@@ -1,0 +1,298 @@
+"""Stories: the articles about one event, across sources and languages.
+
+Each article joins the story of the recent article it resembles most, or starts
+a story of its own (its id is then the story's id). Resemblance is a cosine of
+two kinds of features, each weighted by its rarity among the articles held
+(inverse document frequency, so "Russia" counts less than "Prigozhin"):
+
+- entity and tag ids (`country:KP`, `person:…`, `theme:…`): the same in every
+  language, so they are what links a Korean and a French article;
+- the folded words of the title and lead (character pairs in scripts written
+  without spaces): within one language they tell two events about the same
+  country apart.
+
+The two cosines are averaged when both articles have words in the same
+language; across languages the entities alone count, at CROSS_LANGUAGE of their
+weight. Articles further apart in time than DECAY_SECONDS count less. A wire
+copy (`duplicate_of`) always joins its first copy's story.
+
+State, like the near-duplicates' (duplicates.py): one record per article, under
+its id, in a mapping (a Faust global table in the worker, so every worker
+matches against every article; a dict in tests). A record is written once and
+never updated, so workers never overwrite each other's. The window is the quiet
+period after which a story closes: an article is matched against the articles
+seen less than a window before it, and older records are forgotten and deleted,
+so memory follows the window, not the history. Two workers handling two
+articles of a new event in the same instant may start two stories; the next
+article of the event joins one of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import math
+import time
+from collections import Counter
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass
+
+from prometheus_client import Gauge
+
+from pipeline.enrichment.memo import Memo
+from pipeline.enrichment.textfold import folded_words, is_unspaced
+from vigie.article import Article
+
+# Resemblance at or above which an article joins a story.
+THRESHOLD = 0.35
+CROSS_LANGUAGE = 0.8
+DECAY_SECONDS = 3 * 86400.0
+DEFAULT_WINDOW_SECONDS = 36 * 3600.0
+_LEAD_WORDS = 60  # words of the body (or summary) that count, after the title's
+_MAX_WORDS = 48  # word features an article keeps
+_MIN_WORD = 4  # letters a word needs to count, in scripts with spaces
+_POSTING = 64  # most recent articles kept per feature
+_PROBED = 16  # rarest features of an article whose postings give candidates
+_SCORED = 200  # candidates scored, those sharing the most features
+# Features carried by more than this share of the articles held say nothing.
+_COMMON = 0.05
+_SMOOTHING = 20  # pseudo-articles: while few are held, nothing looks rare
+
+STORY_RECORDS = Gauge("vigie_story_records", "Articles held to match new ones against")
+
+
+def _feature(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "little")
+
+
+_features: Memo[str, int] = Memo(_feature, size=1 << 15)
+
+
+def _words(article: Article) -> list[str]:
+    lead = folded_words(article.body or article.summary)[:_LEAD_WORDS]
+    words: list[str] = []
+    for word in [*folded_words(article.title), *lead]:
+        if is_unspaced(word[0]):
+            words.extend(word[i : i + 2] for i in range(len(word) - 1))
+        elif len(word) >= _MIN_WORD and not word.isdigit():
+            words.append(word)
+    return list(dict.fromkeys(words))[:_MAX_WORDS]
+
+
+def article_time(article: Article) -> float:
+    """When the article says it was published, never after it was fetched."""
+    fetched = article.fetched_at.timestamp()
+    published = article.published_at.timestamp() if article.published_at else fetched
+    return min(published, fetched)
+
+
+@dataclass(frozen=True)
+class _Record:
+    seen: int  # when this index recorded it (the window counts from it)
+    when: int  # the article's own time (resemblance decays with the distance)
+    story: str
+    language: str
+    entities: frozenset[int]
+    words: frozenset[int]
+
+    def dump(self) -> str:
+        return "|".join(
+            [
+                str(self.seen),
+                str(self.when),
+                self.story,
+                self.language,
+                ",".join(f"{f:x}" for f in sorted(self.entities)),
+                ",".join(f"{f:x}" for f in sorted(self.words)),
+            ]
+        )
+
+    @classmethod
+    def load(cls, value: object) -> _Record | None:
+        if not isinstance(value, str):
+            return None
+        parts = value.split("|")
+        if len(parts) != 6 or not parts[2]:
+            return None
+        try:
+            return cls(
+                int(parts[0]),
+                int(parts[1]),
+                parts[2],
+                parts[3],
+                frozenset(int(f, 16) for f in parts[4].split(",") if f),
+                frozenset(int(f, 16) for f in parts[5].split(",") if f),
+            )
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class Assignment:
+    story: str
+    score: float  # resemblance to the article it joined through (1.0: a wire copy; 0: new)
+    joined: str | None  # that article's id
+
+
+class StoryIndex:
+    """Gives each article its story, and remembers it to match later articles.
+    Runs on one thread (the worker's event loop), like DuplicateIndex."""
+
+    def __init__(
+        self,
+        state: MutableMapping[str, str],
+        window_seconds: float = DEFAULT_WINDOW_SECONDS,
+        clock: Callable[[], float] = time.time,
+        threshold: float = THRESHOLD,
+    ) -> None:
+        self._state = state
+        self._window = window_seconds
+        self._clock = clock
+        self._threshold = threshold
+        self._records: dict[str, _Record] = {}
+        self._postings: dict[int, list[str]] = {}
+        self._df: Counter[int] = Counter()
+        self._expiry: list[tuple[int, str]] = []
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def assign(self, article: Article) -> Assignment:
+        """The story the article belongs to; recorded (one write) unless the same
+        article was recorded before, whose story it keeps (a replay)."""
+        known = self._records.get(article.id) or _Record.load(self._state.get(article.id))
+        if known is not None:
+            self._add(article.id, known)
+            return Assignment(known.story, 1.0, None)
+        now = int(self._clock())
+        entities = frozenset(
+            _features("e" + i)
+            for i in {t.id for t in article.tags} | {e.id for e in article.entities if e.id}
+        )
+        words = frozenset(_features.many(["w" + w for w in _words(article)]))
+        record = _Record(
+            now, int(article_time(article)), "", article.language or "", entities, words
+        )
+        assignment = self._wire_copy(article.duplicate_of) or self._nearest(article.id, record)
+        record = _Record(
+            now, record.when, assignment.story, record.language, record.entities, record.words
+        )
+        self._state[article.id] = record.dump()
+        self._add(article.id, record)
+        return assignment
+
+    def observe(self, key: object, value: object | None) -> None:
+        """A record written by another worker (or read back from the changelog),
+        or its deletion (None)."""
+        if not isinstance(key, str):
+            return
+        record = _Record.load(value) if value is not None else None
+        if record is None:
+            self._remove(key)
+        else:
+            self._add(key, record)
+
+    def expire(self, *, delete: bool = True) -> int:
+        """Forget the records older than the window; with `delete`, also remove
+        them from the mapping (one worker deletes, the others forget)."""
+        cutoff = self._clock() - self._window
+        forgotten = 0
+        while self._expiry and self._expiry[0][0] < cutoff:
+            seen, key = heapq.heappop(self._expiry)
+            record = self._records.get(key)
+            if record is not None and record.seen == seen:
+                self._remove(key)
+                forgotten += 1
+            if delete and key in self._state:
+                current = _Record.load(self._state.get(key))
+                if current is None or current.seen < cutoff:
+                    del self._state[key]
+        return forgotten
+
+    def _wire_copy(self, first: str | None) -> Assignment | None:
+        record = self._records.get(first) if first else None
+        return Assignment(record.story, 1.0, first) if record is not None else None
+
+    def _weight(self, feature: int, held: int) -> float:
+        df = self._df.get(feature, 0)
+        if held > 50 and df > _COMMON * held:
+            return 0.0
+        return math.log((held + _SMOOTHING) / (df + 1))
+
+    def _nearest(self, article_id: str, record: _Record) -> Assignment:
+        held = len(self._records)
+        weights: dict[int, float] = {}
+        for feature in record.entities | record.words:
+            weights[feature] = self._weight(feature, held)
+        probed = sorted(
+            (f for f in weights if weights[f] > 0 and f in self._postings),
+            key=weights.__getitem__,
+            reverse=True,
+        )[:_PROBED]
+        shared: Counter[str] = Counter()
+        for feature in probed:
+            shared.update(self._postings[feature])
+        best, best_score = None, 0.0
+        for other_id, _ in shared.most_common(_SCORED):
+            other = self._records.get(other_id)
+            if other is None or other_id == article_id:
+                continue
+            score = self._resemblance(record, other, weights, held)
+            if score > best_score:
+                best, best_score = other_id, score
+        if best is not None and best_score >= self._threshold:
+            return Assignment(self._records[best].story, best_score, best)
+        return Assignment(article_id, 0.0, None)
+
+    def _resemblance(self, a: _Record, b: _Record, weights: dict[int, float], held: int) -> float:
+        def cosine(ours: frozenset[int], theirs: frozenset[int]) -> float:
+            if not ours or not theirs:
+                return 0.0
+            common = sum(weights[f] ** 2 for f in ours & theirs)
+            if not common:
+                return 0.0
+            norm_a = sum(weights[f] ** 2 for f in ours)
+            norm_b = sum(self._weight(f, held) ** 2 for f in theirs)
+            return common / math.sqrt(norm_a * norm_b) if norm_a and norm_b else 0.0
+
+        entities = cosine(a.entities, b.entities)
+        if a.language == b.language and a.words and b.words:
+            score = (
+                (entities + cosine(a.words, b.words)) / 2
+                if a.entities
+                else cosine(a.words, b.words)
+            )
+        else:
+            score = CROSS_LANGUAGE * entities
+        return score * math.exp(-abs(a.when - b.when) / DECAY_SECONDS)
+
+    def _add(self, key: str, record: _Record) -> None:
+        if self._records.get(key) == record:
+            return
+        self._remove(key)
+        self._records[key] = record
+        for feature in record.entities | record.words:
+            self._df[feature] += 1
+            posting = self._postings.setdefault(feature, [])
+            posting.append(key)
+            if len(posting) > _POSTING:
+                del posting[0]
+        heapq.heappush(self._expiry, (record.seen, key))
+        STORY_RECORDS.set(len(self._records))
+
+    def _remove(self, key: str) -> None:
+        record = self._records.pop(key, None)
+        if record is None:
+            return
+        for feature in record.entities | record.words:
+            left = self._df[feature] - 1
+            if left > 0:
+                self._df[feature] = left
+            else:
+                del self._df[feature]
+            posting = self._postings.get(feature)
+            if posting is not None and key in posting:
+                posting.remove(key)
+                if not posting:
+                    del self._postings[feature]
+        STORY_RECORDS.set(len(self._records))
