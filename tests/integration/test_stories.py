@@ -1,0 +1,131 @@
+"""Stories on the real services: one event reported in French, English and Korean
+becomes one story, an unrelated article another; the news-stories index sums the
+story up; after a restart of the worker, a German report of the event joins the
+same story (the story table comes back from its changelog)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pipeline.search.clients import connect
+from tests.conftest import make_article
+from tests.integration.conftest import Stack, indexed, wait_for
+from vigie.article import Article, Source
+
+WHEN = datetime(2026, 11, 25, 7, 30, tzinfo=UTC)
+
+
+def _article(url: str, language: str, title: str, body: str) -> Article:
+    return make_article(
+        url,
+        title,
+        body,
+        source=Source(feed_id=f"feed-{language}", name=f"Feed {language}", language_hint=language),
+        published_at=WHEN,
+        fetched_at=WHEN,
+    )
+
+
+EVENT = [
+    _article(
+        "https://fr.example/missile",
+        "fr",
+        "La Corée du Nord tire un missile balistique intercontinental vers la mer du Japon",
+        "Pyongyang a lancé mercredi un missile balistique intercontinental tombé en mer du "
+        "Japon, selon l'état-major sud-coréen. Kim Jong-un a supervisé le tir, selon "
+        "l'agence KCNA. Tokyo et Séoul ont condamné un tir « irresponsable ».",
+    ),
+    _article(
+        "https://en.example/missile",
+        "en",
+        "North Korea fires intercontinental ballistic missile into the Sea of Japan",
+        "Pyongyang launched an intercontinental ballistic missile on Wednesday that fell "
+        "into the Sea of Japan, South Korea's joint chiefs of staff said. Kim Jong Un "
+        "oversaw the launch, KCNA reported. Tokyo and Seoul condemned it.",
+    ),
+    _article(
+        "https://ko.example/missile",
+        "ko",
+        "북한, 동해상으로 대륙간탄도미사일 발사",
+        "북한이 수요일 대륙간탄도미사일을 동해상으로 발사했다고 합동참모본부가 밝혔다. "
+        "김정은 국무위원장이 발사를 참관했다고 조선중앙통신이 보도했다. 일본과 한국 정부는 "
+        "이를 규탄했다.",
+    ),
+]
+UNRELATED = _article(
+    "https://fr.example/vendanges",
+    "fr",
+    "En Bourgogne, les vendanges commencent sous la pluie",
+    "Les viticulteurs de la Côte-d'Or ont commencé la récolte du pinot noir malgré une "
+    "semaine d'averses; la coopérative de Beaune prévoit un millésime abondant.",
+)
+AFTER_RESTART = _article(
+    "https://de.example/rakete",
+    "de",
+    "Nordkorea feuert Interkontinentalrakete ins Japanische Meer",
+    "Nordkorea hat am Mittwoch eine ballistische Interkontinentalrakete abgefeuert, die "
+    "ins Japanische Meer fiel, so der südkoreanische Generalstab. Kim Jong Un "
+    "beaufsichtigte den Start. Tokio und Seoul verurteilten ihn.",
+)
+
+
+def _stories(stack: Stack, articles: list[Article]) -> dict[str, str] | None:
+    engine = connect(stack.settings)
+    try:
+        hits = indexed(
+            engine, stack.settings.index_articles, {"ids": {"values": [a.id for a in articles]}}
+        )
+    finally:
+        engine.close()
+    found = {hit.id: hit.source.get("story_id") for hit in hits}
+    return found if len(found) == len(articles) else None
+
+
+def _story_document(stack: Stack, story_id: str, articles: int) -> dict[str, Any] | None:
+    engine = connect(stack.settings)
+    try:
+        hits = indexed(engine, stack.settings.index_stories, {"ids": {"values": [story_id]}})
+    finally:
+        engine.close()
+    if not hits or hits[0].source.get("articles") != articles:
+        return None
+    return dict(hits[0].source)
+
+
+def test_a_story_forms_across_three_languages_and_survives_a_restart(stack: Stack) -> None:
+    worker = stack.start_worker()
+    stack.produce(
+        stack.settings.topic_raw, [a.model_dump_json().encode() for a in [*EVENT, UNRELATED]]
+    )
+    found = wait_for(
+        "four articles indexed", lambda: _stories(stack, [*EVENT, UNRELATED]), timeout=120
+    )
+    story = found[EVENT[0].id]
+    assert story == EVENT[0].id  # the story is named after its first article
+    assert [found[a.id] for a in EVENT] == [story] * 3
+    assert found[UNRELATED.id] == UNRELATED.id
+
+    document = wait_for(
+        "the story's document", lambda: _story_document(stack, story, 3), timeout=60
+    )
+    assert document["title"] == EVENT[0].title
+    assert sorted(document["languages"]) == ["en", "fr", "ko"]
+    assert document["language_count"] == 3
+    assert sorted(document["sources"]) == ["feed-en", "feed-fr", "feed-ko"]
+    assert "country:KP" in document["tags"]
+    assert {t["language"]: t["title"] for t in document["titles"]}["ko"] == EVENT[2].title
+    assert document["first_seen"].startswith("2026-11-25T07:30")
+
+    worker.terminate()
+    worker.wait(timeout=60)
+    stack.start_worker()
+    stack.produce(stack.settings.topic_raw, [AFTER_RESTART.model_dump_json().encode()])
+    after = wait_for("the German report", lambda: _stories(stack, [AFTER_RESTART]), timeout=120)
+    assert after[AFTER_RESTART.id] == story
+    document = wait_for(
+        "the story's document with four articles",
+        lambda: _story_document(stack, story, 4),
+        timeout=60,
+    )
+    assert sorted(document["languages"]) == ["de", "en", "fr", "ko"]
