@@ -45,6 +45,9 @@ class AlertMessage(BaseModel):
     rule_id: str
     article: dict[str, Any]
     matched_at: datetime
+    # Rules that fire once per story: the story as it stands (articles, languages,
+    # sources) and why this alert went out (`first`, `new_language`, `sources`).
+    story: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, rule: AlertRule, article: Article) -> AlertMessage:
@@ -72,6 +75,7 @@ def article_summary(article: Article) -> dict[str, Any]:
         "tags": [{"id": t.id, "label": t.label, "kind": t.kind} for t in article.tags],
         "entities": sorted({e.name for e in article.entities if e.type != "MISC"}),
         "duplicate_of": article.duplicate_of,
+        "story_id": article.story_id,
     }
 
 
@@ -85,6 +89,14 @@ def payload(rule: AlertRule, destination: Destination, alerts: Sequence[AlertMes
             title = _slack(a["title"] or a["url"] or a["id"])
             shown = f"<{_slack(a['url'])}|{title}>" if a["url"] else title
             lines.append(f"• {shown} ({a['language']}) {tags}")
+        for alert in alerts:
+            if alert.story is not None:
+                story = alert.story
+                lines.append(
+                    f"  story: {story.get('articles', 1)} article(s), "
+                    f"{_slack(', '.join(story.get('languages', [])))}; "
+                    f"{_slack(', '.join(story.get('reasons', [])))}"
+                )
         body: dict[str, Any] = {"text": "\n".join(lines)}
     else:
         body = {
@@ -94,6 +106,7 @@ def payload(rule: AlertRule, destination: Destination, alerts: Sequence[AlertMes
                     "alert_id": a.alert_id,
                     "matched_at": a.matched_at.isoformat(),
                     "article": a.article,
+                    **({"story": a.story} if a.story is not None else {}),
                 }
                 for a in alerts
             ],

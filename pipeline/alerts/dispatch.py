@@ -16,6 +16,7 @@ from collections import defaultdict, deque
 from collections.abc import AsyncIterable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from prometheus_client import Counter, Gauge
@@ -96,9 +97,11 @@ class Dispatcher:
         state: MutableMapping[str, Any],
         dead_letters: DeadLetters,
         marks: Marks,
+        stories_index: str = "",
         rule_cache_seconds: float = RULE_CACHE_SECONDS,
     ) -> None:
         self._marks = marks
+        self._stories = stories_index
         self._rule_cache_seconds = rule_cache_seconds
         self._rules: dict[str, tuple[float, AlertRule | None]] = {}
         self._store = store
@@ -213,17 +216,27 @@ class Dispatcher:
         if rule is None or not rule.enabled:
             await self.record({**note, "status": "skipped", "error": "rule deleted or disabled"})
             return
-        article_id = alert.article["id"]
-        group = alert.article.get("duplicate_of") or article_id
-        keys = [f"a:{article_id}", *([f"g:{group}"] if rule.suppress_duplicates else [])]
-        taken = await when_available(
-            lambda: self._marks.claim(rule.id, keys, alert.alert_id), "alert_mark"
-        )
-        if taken is not None:
-            await self.record(
-                {**note, "status": "suppressed", "error": "already fired for it or a copy"}
+        story_id = alert.article.get("story_id")
+        if rule.once_per == "story" and story_id:
+            claimed = await self._story_keys(rule, alert, str(story_id))
+            if claimed is None:
+                await self.record(
+                    {**note, "status": "suppressed", "error": "already fired for its story"}
+                )
+                return
+            keys, alert = claimed
+        else:
+            article_id = alert.article["id"]
+            group = alert.article.get("duplicate_of") or article_id
+            keys = [f"a:{article_id}", *([f"g:{group}"] if rule.suppress_duplicates else [])]
+            taken = await when_available(
+                lambda: self._marks.claim(rule.id, keys, alert.alert_id), "alert_mark"
             )
-            return
+            if taken is not None:
+                await self.record(
+                    {**note, "status": "suppressed", "error": "already fired for it or a copy"}
+                )
+                return
         state = self._rule_state(rule.id)
         if rule.digest_seconds:
             state["digest"].append(alert.model_dump(mode="json"))
@@ -244,6 +257,53 @@ class Dispatcher:
             # Dead-lettered: a replay of that letter, once the receiver is fixed,
             # must be sent, not suppressed as "already fired".
             await when_available(lambda: self._marks.release(rule.id, keys), "alert_mark")
+
+    async def _story_keys(
+        self, rule: AlertRule, alert: AlertMessage, story_id: str
+    ) -> tuple[list[str], AlertMessage] | None:
+        """The marks an alert of a once-per-story rule claims, and the alert with
+        its story attached; None when the story has fired and this article brings
+        no follow-up. The first alert claims the story, its language and its
+        first source level; a later one each language it is the first in, and
+        each level of `follow_up_sources` more sources the story has reached."""
+        story = await when_available(
+            lambda: self._engine.get_document(self._stories, story_id), "story_lookup"
+        )
+        story = story or {"story_id": story_id, "articles": 1, "source_count": 1}
+        language = alert.article.get("language") or "und"
+        per = rule.follow_up_sources
+        level = max(0, int(story.get("source_count") or 1) - 1) // per if per else 0
+        wanted = {
+            "first": f"s:{story_id}",
+            "new_language": f"s:{story_id}:lang:{language}",
+            "sources": f"s:{story_id}:sources:{level}",
+        }
+
+        def claim(key: str) -> bool:
+            return self._marks.claim(rule.id, [key], alert.alert_id) is None
+
+        if await when_available(lambda: claim(wanted["first"]), "alert_mark"):
+            keys = [wanted["first"]]
+            for other in ("new_language", "sources"):  # what a follow-up would be
+                if await when_available(partial(claim, wanted[other]), "alert_mark"):
+                    keys.append(wanted[other])
+            reasons = ["first"]
+        else:
+            keys, reasons = [], []
+            follow = {"new_language": rule.follow_up_languages, "sources": level > 0}
+            for reason in ("new_language", "sources"):
+                key = wanted[reason]
+                if follow[reason] and await when_available(partial(claim, key), "alert_mark"):
+                    keys.append(key)
+                    reasons.append(reason)
+            if not keys:
+                return None
+        summary = {
+            key: story[key]
+            for key in ("story_id", "title", "articles", "languages", "sources", "source_count")
+            if key in story
+        }
+        return keys, alert.model_copy(update={"story": {**summary, "reasons": reasons}})
 
     async def expire_marks(self) -> None:
         """Forget what rules fired on long ago (a Faust timer calls this hourly)."""

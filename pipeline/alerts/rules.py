@@ -21,6 +21,7 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from pipeline.search.query import ArticleQuery
@@ -104,6 +105,13 @@ class AlertRule(_Strict):
     digest_seconds: float = Field(default=0.0, ge=0, le=86400)
     # Do not fire again for a near-duplicate of an article the rule fired on.
     suppress_duplicates: bool = True
+    # "story": fire once for a story (pipeline/signals/stories.py), on its first
+    # matching article; later ones only as follow-ups, when the story reaches a
+    # language it was not alerted in (follow_up_languages) or each time it has
+    # follow_up_sources more sources (0: never).
+    once_per: Literal["article", "story"] = "article"
+    follow_up_languages: bool = False
+    follow_up_sources: int = Field(default=0, ge=0, le=10_000)
 
     @field_validator("id")
     @classmethod
@@ -120,6 +128,12 @@ class AlertRule(_Strict):
         if value.is_empty():
             raise ValueError("a rule needs at least one condition (text, tags, entities, ...)")
         return value
+
+    @model_validator(mode="after")
+    def _follow_ups(self) -> AlertRule:
+        if self.once_per != "story" and (self.follow_up_languages or self.follow_up_sources):
+            raise ValueError("follow_up_languages and follow_up_sources need once_per: story")
+        return self
 
     def public(self) -> dict[str, Any]:
         """The rule as the API shows it: secrets and webhook URLs masked (a Slack

@@ -228,6 +228,7 @@ def create_app(
         alert_state,
         dead_letters,
         Marks(engine, settings.index_alert_marks),
+        settings.index_stories,
     )
 
     @app.agent(raw, name="enrich")

@@ -1,12 +1,17 @@
 """Stories on the real services: one event reported in French, English and Korean
 becomes one story, an unrelated article another; the news-stories index sums the
-story up; after a restart of the worker, a German report of the event joins the
-same story (the story table comes back from its changelog)."""
+story up; a once-per-story rule fires once, then a follow-up for each new
+language; after a restart of the worker, a German report of the event joins the
+same story (the story table comes back from its changelog) and brings one more
+follow-up, never a second first alert."""
 
 from __future__ import annotations
 
+import json
+import threading
 from datetime import UTC, datetime
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
 
 from pipeline.search.clients import connect
 from tests.conftest import make_article
@@ -70,6 +75,26 @@ AFTER_RESTART = _article(
 )
 
 
+class _Hook(BaseHTTPRequestHandler):
+    alerts: ClassVar[list[dict[str, Any]]] = []
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).alerts.extend(body["alerts"])
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+def _reasons(count: int) -> list[tuple[str, list[str]]] | None:
+    if len(_Hook.alerts) < count:
+        return None
+    return [(a["article"]["language"], a["story"]["reasons"]) for a in _Hook.alerts]
+
+
 def _stories(stack: Stack, articles: list[Article]) -> dict[str, str] | None:
     engine = connect(stack.settings)
     try:
@@ -94,7 +119,26 @@ def _story_document(stack: Stack, story_id: str, articles: int) -> dict[str, Any
 
 
 def test_a_story_forms_across_three_languages_and_survives_a_restart(stack: Stack) -> None:
+    _Hook.alerts.clear()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        _story_across_a_restart(stack, f"http://127.0.0.1:{server.server_address[1]}/hook")
+    finally:
+        server.shutdown()
+
+
+def _story_across_a_restart(stack: Stack, hook: str) -> None:
     worker = stack.start_worker()
+    stack.create_rule(
+        {
+            "id": "coree-du-nord",
+            "query": {"all_tags": ["country:KP"]},
+            "destinations": [{"url": hook}],
+            "once_per": "story",
+            "follow_up_languages": True,
+        }
+    )
     stack.produce(
         stack.settings.topic_raw, [a.model_dump_json().encode() for a in [*EVENT, UNRELATED]]
     )
@@ -116,6 +160,15 @@ def test_a_story_forms_across_three_languages_and_survives_a_restart(stack: Stac
     assert "country:KP" in document["tags"]
     assert {t["language"]: t["title"] for t in document["titles"]}["ko"] == EVENT[2].title
     assert document["first_seen"].startswith("2026-11-25T07:30")
+    alerts = wait_for("the story's alert and follow-ups", lambda: _reasons(3), timeout=60)
+    # Alerts of a rule go out side by side: any of the three may be the first.
+    assert sorted(language for language, _ in alerts) == ["en", "fr", "ko"]
+    assert sorted(reasons for _, reasons in alerts) == [
+        ["first"],
+        ["new_language"],
+        ["new_language"],
+    ]
+    assert {a["story"]["story_id"] for a in _Hook.alerts} == {story}
 
     worker.terminate()
     worker.wait(timeout=60)
@@ -129,3 +182,6 @@ def test_a_story_forms_across_three_languages_and_survives_a_restart(stack: Stac
         timeout=60,
     )
     assert sorted(document["languages"]) == ["de", "en", "fr", "ko"]
+    alerts = wait_for("the German follow-up", lambda: _reasons(4), timeout=60)
+    assert alerts[3] == ("de", ["new_language"])
+    assert len(_Hook.alerts) == 4

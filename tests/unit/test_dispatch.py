@@ -20,17 +20,18 @@ from aiohttp import web
 from pipeline.alerts.delivery import AlertMessage, alert_id
 from pipeline.alerts.dispatch import DeliveryPolicy, Dispatcher
 from pipeline.alerts.marks import Marks
-from pipeline.alerts.rules import AlertRule, parse_rule
+from pipeline.alerts.rules import AlertRule, RuleError, parse_rule
 from pipeline.alerts.store import RuleStore
 from pipeline.search import engine as search_engine
 from pipeline.search.engine import EngineUnavailable
 from tests.conftest import make_article
 from tests.unit.fakes import FakeEngine, FakeEvent, ListDeadLetters, stream
+from vigie.article import Source
 from vigie.outbound import Guard, networks
 from vigie.retry import Backoff
 
 SECRET = "s3cret-for-tests"
-RULES, DELIVERIES, MARKS = "rules-test", "deliveries-test", "marks-test"
+RULES, DELIVERIES, MARKS, STORIES = "rules-test", "deliveries-test", "marks-test", "stories-test"
 POLICY = DeliveryPolicy(
     max_attempts=3,
     timeout=5.0,
@@ -136,6 +137,7 @@ def _dispatch(scenario: Callable[[Harness], Awaitable[None]]) -> None:
                 state,
                 dead_letters,
                 Marks(engine, MARKS),
+                STORIES,
                 rule_cache_seconds=0,
             )
             try:
@@ -507,3 +509,75 @@ def test_records_are_written_in_one_request_and_a_rule_is_looked_up_once_a_while
             await cached.close()
 
     _dispatch(scenario)
+
+
+# -- once per story -------------------------------------------------------------------
+
+
+def _story_alert(rule: AlertRule, n: int, story: str, language: str, feed: str) -> AlertMessage:
+    article = make_article(
+        f"https://x.example/{n}",
+        f"Baltique {n}",
+        story_id=story,
+        language=language,
+        source=Source(feed_id=feed),
+    )
+    return AlertMessage.of(rule, article)
+
+
+def _story(h: Harness, story: str, sources: int, languages: list[str]) -> None:
+    """The story's document as the worker's storyboard keeps it."""
+    h.engine.put_document(
+        STORIES,
+        story,
+        {"story_id": story, "articles": sources, "source_count": sources, "languages": languages},
+    )
+
+
+def test_once_per_story_fires_on_the_first_article_then_only_follow_ups() -> None:
+    async def scenario(h: Harness) -> None:
+        rule = h.rule("story", once_per="story", follow_up_languages=True, follow_up_sources=2)
+        await h.send(_story_alert(rule, 1, "s1", "fr", "a"))
+        _story(h, "s1", 2, ["fr"])
+        await h.send(_story_alert(rule, 2, "s1", "fr", "b"))  # same language, 1 new source
+        _story(h, "s1", 3, ["fr", "en"])
+        await h.send(_story_alert(rule, 3, "s1", "en", "c"))  # English, and 2 new sources
+        _story(h, "s1", 4, ["fr", "en"])
+        await h.send(_story_alert(rule, 4, "s1", "en", "d"))  # nothing new enough
+        await h.send(_story_alert(rule, 5, "s2", "fr", "a"))  # another story
+        calls = h.receiver.to("/ok")
+        stories = [c["body"]["alerts"][0]["story"] for c in calls]
+        assert [(s["story_id"], s["reasons"]) for s in stories] == [
+            ("s1", ["first"]),
+            ("s1", ["new_language", "sources"]),
+            ("s2", ["first"]),
+        ]
+        assert stories[1]["source_count"] == 3
+        assert h.statuses().count("suppressed") == 2
+        keys = [c["key"] for c in calls]
+        assert len(set(keys)) == 3  # each alert its own Idempotency-Key
+
+    _dispatch(scenario)
+
+
+def test_once_per_story_without_follow_ups_fires_once_and_a_replay_is_not_a_follow_up() -> None:
+    async def scenario(h: Harness) -> None:
+        rule = h.rule("story", once_per="story")
+        first = _story_alert(rule, 1, "s1", "fr", "a")
+        await h.send(first, _story_alert(rule, 2, "s1", "en", "b"), first)
+        assert len(h.receiver.to("/ok")) == 1
+        assert h.statuses() == ["delivered", "suppressed", "suppressed"]
+
+    _dispatch(scenario)
+
+
+def test_follow_ups_need_once_per_story() -> None:
+    with pytest.raises(RuleError, match="need once_per: story"):
+        parse_rule(
+            {
+                "id": "r",
+                "query": {"text": "x"},
+                "destinations": [{"url": "https://hooks.example/a"}],
+                "follow_up_languages": True,
+            }
+        )
