@@ -77,7 +77,7 @@ def _run(feeds: Path, out: Path) -> None:
     with out.open("w", encoding="utf-8") as lines:
         for key, article in _entries(feeds):
             r = enricher.enrich(article)
-            first = duplicates.first_copy(r.id, r.content_hash or "", r.body)
+            first = duplicates.link(r).duplicate_of
             text = "\x00".join((r.title, r.summary, r.body))
             record = {
                 "key": key,

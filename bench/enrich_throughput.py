@@ -121,9 +121,7 @@ def _run(config: str, feeds: Path, count: int) -> dict[str, object]:
         decoded = time.perf_counter()
         result = enricher.enrich(article)
         enriched = time.perf_counter()
-        first = duplicates.first_copy(result.id, result.content_hash or "", result.body)
-        if first is not None:
-            result = result.model_copy(update={"duplicate_of": first})
+        result = duplicates.link(result)
         checked = time.perf_counter()
         encoded = len(result.model_dump_json().encode())
         done = time.perf_counter()

@@ -42,6 +42,7 @@ from prometheus_client import Gauge
 
 from pipeline.enrichment.memo import Memo
 from pipeline.enrichment.textfold import folded_words
+from vigie.article import Article
 
 # Two texts sharing at least this share of their shingles are copies.
 SIMILARITY = 0.7
@@ -193,6 +194,15 @@ class DuplicateIndex:
     def __len__(self) -> int:
         """Records indexed (the state may also hold records being expired)."""
         return len(self._records)
+
+    def link(self, article: Article) -> Article:
+        """The enriched article with `duplicate_of` set when it copies one seen
+        within the window (recorded as a first copy otherwise). An article with
+        no text at all is nobody's copy."""
+        if article.content_hash is None:
+            return article
+        first = self.first_copy(article.id, article.content_hash, article.body or article.summary)
+        return article.model_copy(update={"duplicate_of": first}) if first else article
 
     def first_copy(self, article_id: str, content_hash: str, body: str) -> str | None:
         """The id of an article seen within the window that this one copies, or

@@ -137,12 +137,21 @@ class Enricher:
                 "entities": tuple(entities),
                 "authors": tuple(authors),
                 "tags": tags,
-                "content_hash": hashlib.sha256(" ".join(body.split()).encode()).hexdigest(),
+                "content_hash": content_hash(title, summary, body),
                 # The connector's notes (no link of its own, encoding assumed, date
                 # unreadable, ...) stay: they are what the index tells readers.
                 "notes": tuple(dict.fromkeys((*article.notes, *notes))),
             }
         )
+
+
+def content_hash(title: str, summary: str, body: str) -> str | None:
+    """The hash exact copies share: of the body, else the summary, else the title
+    (feeds that give titles only); None for an article with no text at all.
+    (Of the body alone, every title-only entry had the hash of "": each was
+    taken for a copy of the first one.)"""
+    text = " ".join((body or summary or title).split())
+    return hashlib.sha256(text.encode()).hexdigest() if text else None
 
 
 class EnrichmentTimeout(RuntimeError):

@@ -62,9 +62,7 @@ class EnrichStage:
                     self._thread, self._enricher.enrich, article, deadline
                 )
             # The tables stay on the event loop's thread.
-            first = self._duplicates.first_copy(result.id, result.content_hash or "", result.body)
-            if first is not None:
-                result = result.model_copy(update={"duplicate_of": first})
+            result = self._duplicates.link(result)
             story = self._stories.assign(result)
             result = result.model_copy(update={"story_id": story.story})
         except EnrichmentTimeout as exc:

@@ -8,6 +8,8 @@ from pipeline.enrichment.duplicates import (
     similarity,
     sweep_interval,
 )
+from pipeline.enrichment.enrich import Enricher
+from tests.conftest import make_article
 
 STORY = (
     "Le ministère de la Défense a annoncé mardi le déploiement de trois navires supplémentaires "
@@ -286,3 +288,18 @@ def test_the_table_size_is_a_metric() -> None:
     clock.now += WINDOW + 1
     index.expire()
     assert REGISTRY.get_sample_value("vigie_duplicates_state_keys") == 0
+
+
+def test_title_only_entries_are_not_copies_of_each_other(enricher: Enricher) -> None:
+    """Feeds that give titles only (ORF): the hash of an empty body made every such
+    entry a copy of the first one, and alerts on them suppressed as repeats."""
+    index = DuplicateIndex({})
+    titles = ["Raubüberfall in Salzburger Wettlokal", "Drei Welpen aus Hotel geborgen"]
+    linked = [
+        index.link(enricher.enrich(make_article(f"https://orf.example/{n}", title)))
+        for n, title in enumerate([*titles, titles[0]])
+    ]
+    assert [a.duplicate_of for a in linked] == [None, None, linked[0].id]
+    empty = enricher.enrich(make_article("https://x.example/empty", ""))
+    assert empty.content_hash is None
+    assert index.link(empty).duplicate_of is None

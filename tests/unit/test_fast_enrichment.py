@@ -44,9 +44,7 @@ def enriched(enricher: Enricher) -> list[tuple[Article, str | None]]:
             fetched_at=datetime(2025, 3, 1, tzinfo=UTC),
         )
         result = enricher.enrich(article)
-        results.append(
-            (result, index.first_copy(result.id, result.content_hash or "", result.body))
-        )
+        results.append((result, index.link(result).duplicate_of))
     return results
 
 
