@@ -1,13 +1,13 @@
 """`vigie kibana import`: Kibana saved objects (vigie/data/kibana/*.ndjson) and their
-import through Kibana's saved-objects API: a data view on the articles alias, saved
-searches and a dashboard."""
+import through Kibana's saved-objects API: data views on the articles alias and the
+stories index, saved searches and a dashboard."""
 
 from __future__ import annotations
 
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +16,7 @@ import typer
 
 from commands.common import command_settings, failure
 from vigie.retry import Backoff, retry_after
+from vigie.settings import Settings
 
 kibana_app = typer.Typer(help="Kibana: data view, saved searches, dashboard.")
 
@@ -43,8 +44,17 @@ class KibanaNotReady(KibanaError):
         self.retry_after = retry_after
 
 
-def load_objects(directory: Path, alias: str) -> list[dict[str, Any]]:
-    """Every saved object in the folder's NDJSON files, the data view pointed at `alias`."""
+ARTICLES_VIEW, STORIES_VIEW = "vigie-articles", "vigie-stories"
+
+
+def data_views(settings: Settings) -> dict[str, str]:
+    """Each data view's id -> the index (or alias) it reads, as these settings name it."""
+    return {ARTICLES_VIEW: settings.index_articles, STORIES_VIEW: settings.index_stories}
+
+
+def load_objects(directory: Path, views: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Every saved object in the folder's NDJSON files, each data view pointed at
+    its index (`views`: data view id -> index or alias)."""
     objects: list[dict[str, Any]] = []
     for path in sorted(directory.glob("*.ndjson")):
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -55,16 +65,22 @@ def load_objects(directory: Path, alias: str) -> list[dict[str, Any]]:
             except ValueError as exc:
                 raise KibanaError(f"{path}:{number}: not JSON ({exc})") from exc
             if obj.get("type") == "index-pattern":
-                obj["attributes"]["title"] = alias
+                if obj.get("id") not in views:
+                    raise KibanaError(f"{path}:{number}: unknown data view {obj.get('id')!r}")
+                obj["attributes"]["title"] = views[obj["id"]]
             objects.append(obj)
     return objects
 
 
-def fields_used(objects: list[dict[str, Any]]) -> set[str]:
-    """Every index field the objects refer to: time field, columns, sorts, KQL
-    queries and aggregation fields."""
+def fields_used(objects: list[dict[str, Any]], view: str) -> set[str]:
+    """Every index field the objects of one data view (the view, and the objects
+    that refer to it) use: time field, columns, sorts, KQL queries and
+    aggregation fields."""
     fields: set[str] = set()
     for obj in objects:
+        refers = {ref.get("id") for ref in obj.get("references", [])}
+        if obj.get("id") != view and view not in refers:
+            continue
         attributes = obj.get("attributes", {})
         if obj.get("type") == "index-pattern" and attributes.get("timeFieldName"):
             fields.add(attributes["timeFieldName"])
@@ -184,7 +200,7 @@ def kibana_import(
         typer.echo(f"{exc}; trying again in {delay:.0f}s", err=True)
 
     try:
-        objects = load_objects(settings.config_dir / "kibana", settings.index_articles)
+        objects = load_objects(settings.config_dir / "kibana", data_views(settings))
         count = import_objects(target, objects, api_key=key, wait=wait, on_retry=waiting)
     except KibanaError as exc:
         raise failure(str(exc)) from exc

@@ -15,9 +15,16 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from typer.testing import CliRunner
 
-from commands.kibana import fields_used, import_objects, load_objects
+from commands.kibana import (
+    ARTICLES_VIEW,
+    STORIES_VIEW,
+    data_views,
+    fields_used,
+    import_objects,
+    load_objects,
+)
 from commands.main import app
-from pipeline.search.templates import articles_body
+from pipeline.search.templates import articles_body, stories_body
 from vigie.retry import Backoff
 from vigie.settings import Settings
 
@@ -35,9 +42,9 @@ def _mapping_fields(properties: dict[str, Any], prefix: str = "") -> set[str]:
 
 def test_every_field_the_objects_use_is_mapped() -> None:
     settings = Settings()
-    objects = load_objects(settings.config_dir / "kibana", settings.index_articles)
+    objects = load_objects(settings.config_dir / "kibana", data_views(settings))
     mapped = _mapping_fields(articles_body(settings.config_dir)["mappings"]["properties"])
-    used = fields_used(objects)
+    used = fields_used(objects, ARTICLES_VIEW)
     assert {
         "dated_at",  # the time field: every article has one
         "tags.id",
@@ -55,14 +62,24 @@ def test_every_field_the_objects_use_is_mapped() -> None:
     assert "published_at" not in used  # undated articles would be off the timeline
 
 
-def test_objects_are_a_data_view_searches_and_a_dashboard() -> None:
-    objects = load_objects(Settings().config_dir / "kibana", "my-articles")
+def test_the_stories_view_uses_fields_of_the_stories_index() -> None:
+    settings = Settings()
+    objects = load_objects(settings.config_dir / "kibana", data_views(settings))
+    mapped = _mapping_fields(stories_body()["mappings"]["properties"])
+    used = fields_used(objects, STORIES_VIEW)
+    assert {"last_seen", "articles", "title", "languages"} <= used
+    assert used <= mapped, f"not in the mapping: {used - mapped}"
+
+
+def test_objects_are_data_views_searches_and_a_dashboard() -> None:
+    views = {ARTICLES_VIEW: "my-articles", STORIES_VIEW: "my-stories"}
+    objects = load_objects(Settings().config_dir / "kibana", views)
     types = [o["type"] for o in objects]
-    assert types.count("index-pattern") == 1
-    assert types.count("search") >= 2
+    assert types.count("index-pattern") == 2
+    assert types.count("search") >= 3
     assert types.count("dashboard") == 1
-    (view,) = [o for o in objects if o["type"] == "index-pattern"]
-    assert view["attributes"]["title"] == "my-articles"
+    titles = {o["id"]: o["attributes"]["title"] for o in objects if o["type"] == "index-pattern"}
+    assert titles == views
     ids = {(o["type"], o["id"]) for o in objects}
     for obj in objects:  # every reference resolves inside the file
         for ref in obj.get("references", []):
@@ -183,7 +200,7 @@ def test_import_waits_while_kibana_starts(kibana: str) -> None:
     retries: list[str] = []
     count = import_objects(
         kibana,
-        load_objects(Settings().config_dir / "kibana", "news-articles"),
+        load_objects(Settings().config_dir / "kibana", data_views(Settings())),
         wait=60,
         backoff=Backoff(start=0.01, cap=0.02),
         on_retry=lambda exc, delay: retries.append(str(exc)),
