@@ -117,6 +117,8 @@ class Settings(BaseSettings):
     # How often the stories index is brought up to date with the stories that
     # got articles since.
     stories_refresh_seconds: float = Field(default=5.0, gt=0)
+    # How often spike and silence rules are checked (pipeline/signals/watch.py).
+    signals_check_seconds: float = Field(default=15.0, gt=0)
     # An article still being enriched after this long is dead-lettered.
     enrich_deadline_seconds: float = Field(default=10.0, gt=0)
     # Language of tag and entity labels ("Corée du Nord" for fr).

@@ -48,6 +48,9 @@ class AlertMessage(BaseModel):
     # Rules that fire once per story: the story as it stands (articles, languages,
     # sources) and why this alert went out (`first`, `new_language`, `sources`).
     story: dict[str, Any] | None = None
+    # Spike and silence rules (pipeline/signals/watch.py): the condition, `status`
+    # firing or resolved, its figures, and for a spike the articles that made it.
+    signal: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, rule: AlertRule, article: Article) -> AlertMessage:
@@ -84,7 +87,15 @@ def payload(rule: AlertRule, destination: Destination, alerts: Sequence[AlertMes
     if destination.format == "slack":
         # Slack reads <...> as links and mentions: a feed's title must not make one.
         lines = [f"*Vigie — {_slack(rule.name or rule.id)}*: {len(articles)} article(s)"]
+        for alert in alerts:
+            if alert.signal is not None:
+                figures = ", ".join(
+                    f"{k}: {v}" for k, v in alert.signal.items() if k not in ("articles",)
+                )
+                lines.append(_slack(figures))
         for a in articles:
+            if not a:
+                continue
             tags = _slack(", ".join(t["label"] for t in a["tags"][:6]))
             title = _slack(a["title"] or a["url"] or a["id"])
             shown = f"<{_slack(a['url'])}|{title}>" if a["url"] else title
@@ -107,6 +118,7 @@ def payload(rule: AlertRule, destination: Destination, alerts: Sequence[AlertMes
                     "matched_at": a.matched_at.isoformat(),
                     "article": a.article,
                     **({"story": a.story} if a.story is not None else {}),
+                    **({"signal": a.signal} if a.signal is not None else {}),
                 }
                 for a in alerts
             ],
@@ -153,7 +165,7 @@ async def deliver(
         "delivery_id": key,
         "rule_id": rule.id,
         "destination": masked(str(destination.url)),
-        "article_ids": [a.article["id"] for a in alerts],
+        "article_ids": [a.article["id"] for a in alerts if a.article],
     }
     for attempt in range(1, max_attempts + 1):
         timestamp = str(int(time.time()))

@@ -208,6 +208,9 @@ class Dispatcher:
     async def _handle(
         self, event: Event, alert: AlertMessage, rule: AlertRule | None, keep_state: bool = True
     ) -> None:
+        if alert.signal is not None:
+            await self._handle_signal(event, alert, rule)
+            return
         note = {
             "delivery_id": alert.alert_id,
             "rule_id": alert.rule_id,
@@ -257,6 +260,27 @@ class Dispatcher:
             # Dead-lettered: a replay of that letter, once the receiver is fixed,
             # must be sent, not suppressed as "already fired".
             await when_available(lambda: self._marks.release(rule.id, keys), "alert_mark")
+
+    async def _handle_signal(
+        self, event: Event, alert: AlertMessage, rule: AlertRule | None
+    ) -> None:
+        """A spike or silence starting or ending: its mark was claimed by the watcher
+        (pipeline/signals/watch.py); only throttling applies here."""
+        if rule is None or not rule.enabled:
+            await self.record(
+                {
+                    "delivery_id": alert.alert_id,
+                    "rule_id": alert.rule_id,
+                    "article_ids": [],
+                    "status": "skipped",
+                    "error": "rule deleted or disabled",
+                }
+            )
+            return
+        state = self._rule_state(rule.id)
+        await self._send(event, rule, [alert], state)
+        if rule.throttle_seconds:
+            self._state[rule.id] = state
 
     async def _story_keys(
         self, rule: AlertRule, alert: AlertMessage, story_id: str
@@ -339,7 +363,7 @@ class Dispatcher:
                 {
                     "delivery_id": alerts[0].alert_id,
                     "rule_id": rule_id,
-                    "article_ids": [a.article["id"] for a in alerts],
+                    "article_ids": [a.article["id"] for a in alerts if a.article],
                     "status": "skipped",
                     "error": "rule deleted or disabled before its digest was sent",
                 }
@@ -366,7 +390,7 @@ class Dispatcher:
                         "delivery_id": alerts[0].alert_id,
                         "rule_id": rule.id,
                         "destination": masked(url),
-                        "article_ids": [a.article["id"] for a in alerts],
+                        "article_ids": [a.article["id"] for a in alerts if a.article],
                         "status": "throttled",
                     }
                 )

@@ -76,6 +76,29 @@ class Marks:
         for key in keys:
             self._engine.delete_document(self._index, _mark_id(rule_id, key))
 
+    def held(self, rule_id: str, prefix: str) -> dict[str, tuple[str, str]]:
+        """The rule's marks whose key starts with `prefix`: key -> (alert id, status)
+        (signals firing, pipeline/signals/watch.py)."""
+        self._engine.refresh(self._index)
+        found = self._engine.search(
+            self._index,
+            {
+                "query": {
+                    "bool": {
+                        "filter": [
+                            {"term": {"rule_id": rule_id}},
+                            {"prefix": {"key": prefix}},
+                        ]
+                    }
+                },
+                "size": 10_000,
+            },
+        )
+        return {
+            str(h.source["key"]): (str(h.source["alert_id"]), str(h.source["status"]))
+            for h in found.hits
+        }
+
     def expire(self, most: int = 10_000) -> int:
         """Delete marks older than REMEMBER_DAYS, at most `most` a call; how many.
         (By search and id: delete-by-query lives in a module the local OpenSearch

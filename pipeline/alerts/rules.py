@@ -20,6 +20,7 @@ from pydantic import (
     SecretStr,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -96,7 +97,10 @@ class AlertRule(_Strict):
     id: str
     name: str = Field(default="", max_length=200)
     enabled: bool = True
-    query: RuleQuery
+    # match (one alert per matching article), spike or silence (see below)
+    kind: Literal["match", "spike", "silence"] = "match"
+    watch: Literal["feeds", "query", "dead_letters"] | None = None
+    query: RuleQuery = RuleQuery()
     destinations: tuple[Destination, ...] = Field(min_length=1, max_length=10)
     # At most one call per destination in this window; matches in between are
     # recorded as throttled (0: no throttle).
@@ -113,6 +117,23 @@ class AlertRule(_Strict):
     follow_up_languages: bool = False
     follow_up_sources: int = Field(default=0, ge=0, le=10_000)
 
+    # Signals (pipeline/signals/watch.py): instead of one alert per matching
+    # article, one alert when a condition starts ("firing") and one when it ends
+    # ("resolved").
+    # - spike: the articles matching `query` in the last `window_seconds` are at
+    #   least `min_articles`, and at least `factor` times as many as in the usual
+    #   window of the `baseline_days` before; it ends below half of both.
+    # - silence, `watch: feeds`: a feed with nothing for `factor` times its usual
+    #   interval between articles (over `baseline_days`), and at least
+    #   `window_seconds`; `watch: query`: no article matching `query` in the last
+    #   `window_seconds`; `watch: dead_letters`: more than `threshold` dead letters
+    #   in the last `window_seconds`.
+    window_seconds: int = Field(default=3600, ge=10, le=7 * 86400)
+    factor: float = Field(default=3.0, gt=1, le=1000)
+    min_articles: int = Field(default=10, ge=1, le=1_000_000)
+    baseline_days: int = Field(default=7, ge=1, le=60)
+    threshold: int = Field(default=0, ge=0, le=10_000_000)
+
     @field_validator("id")
     @classmethod
     def _id(cls, value: str) -> str:
@@ -124,16 +145,26 @@ class AlertRule(_Strict):
 
     @field_validator("query")
     @classmethod
-    def _query(cls, value: RuleQuery) -> RuleQuery:
-        if value.is_empty():
+    def _query(cls, value: RuleQuery, info: ValidationInfo) -> RuleQuery:
+        kind, watch = info.data.get("kind", "match"), info.data.get("watch")
+        if (kind in ("match", "spike") or watch == "query") and value.is_empty():
             raise ValueError("a rule needs at least one condition (text, tags, entities, ...)")
         return value
 
     @model_validator(mode="after")
-    def _follow_ups(self) -> AlertRule:
+    def _consistent(self) -> AlertRule:
         if self.once_per != "story" and (self.follow_up_languages or self.follow_up_sources):
             raise ValueError("follow_up_languages and follow_up_sources need once_per: story")
+        if (self.kind == "silence") != (self.watch is not None):
+            raise ValueError("watch: a silence rule says what it watches, other rules do not")
+        if self.kind != "match" and (self.once_per != "article" or self.digest_seconds):
+            raise ValueError("once_per and digest_seconds are for match rules")
         return self
+
+    @property
+    def percolated(self) -> bool:
+        """Whether articles are matched against it as they come (match rules)."""
+        return self.kind == "match"
 
     def public(self) -> dict[str, Any]:
         """The rule as the API shows it: secrets and webhook URLs masked (a Slack

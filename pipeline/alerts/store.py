@@ -88,7 +88,10 @@ class RuleStore:
     def put(self, rule: AlertRule, wait: bool = True, owner: Owner = API) -> None:
         """Create or replace a rule; with `wait`, matching sees it on return."""
         document = {
-            "query": rule.query.article_query().to_query(),
+            # Only match rules are percolated; signals are watched on a timer.
+            "query": rule.query.article_query().to_query()
+            if rule.percolated
+            else {"match_none": {}},
             "rule_id": rule.id,
             "rule_enabled": rule.enabled,
             "rule_owner": owner,

@@ -26,6 +26,7 @@ from typing import Any, cast
 
 import faust
 import faust.worker
+from kafka import KafkaConsumer
 from prometheus_client import Gauge
 
 from pipeline.alerts.api import routes as rules_api
@@ -39,6 +40,7 @@ from pipeline.search.retention import pruning
 from pipeline.search.templates import rollover, rollover_conditions
 from pipeline.signals.stories import StoryIndex
 from pipeline.signals.storyboard import StoryBoard
+from pipeline.signals.watch import DeadLetterCount, SignalWatcher
 from pipeline.stream import rewind
 from pipeline.stream.batching import EventBatch
 from pipeline.stream.deadletters import TopicDeadLetters, valid_articles
@@ -300,6 +302,18 @@ def create_app(
     app.timer(interval=1.0)(dispatcher.flush_records)
     app.timer(interval=3600.0)(dispatcher.expire_marks)
     app.timer(interval=settings.stories_refresh_seconds)(board.refresh)
+    watcher = SignalWatcher(
+        rules,
+        engine,
+        settings.index_articles,
+        Marks(engine, settings.index_alert_marks),
+        alerts,
+        DeadLetterCount(
+            lambda: KafkaConsumer(**settings.kafka_options(), request_timeout_ms=10_000),
+            settings.topic_dlq,
+        ),
+    )
+    app.timer(interval=settings.signals_check_seconds)(watcher.check)
     app.timer(interval=settings.rollover_check_seconds)(roll_over)
 
     # Retention (pipeline/search/retention.py): indices past VIGIE_RETENTION_DAYS.
