@@ -99,8 +99,8 @@ class AlertRule(_Strict):
     enabled: bool = True
     # match (one alert per matching article), spike or silence (see below)
     kind: Literal["match", "spike", "silence"] = "match"
-    watch: Literal["feeds", "query", "dead_letters"] | None = None
-    query: RuleQuery = RuleQuery()
+    watch: Literal["feeds", "query", "dead_letters", "lag"] | None = None
+    query: RuleQuery = Field(default_factory=RuleQuery, validate_default=True)
     destinations: tuple[Destination, ...] = Field(min_length=1, max_length=10)
     # At most one call per destination in this window; matches in between are
     # recorded as throttled (0: no throttle).
@@ -127,7 +127,8 @@ class AlertRule(_Strict):
     #   interval between articles (over `baseline_days`), and at least
     #   `window_seconds`; `watch: query`: no article matching `query` in the last
     #   `window_seconds`; `watch: dead_letters`: more than `threshold` dead letters
-    #   in the last `window_seconds`.
+    #   in the last `window_seconds`; `watch: lag`: the workers' consumer lag above
+    #   `threshold` records.
     window_seconds: int = Field(default=3600, ge=10, le=7 * 86400)
     factor: float = Field(default=3.0, gt=1, le=1000)
     min_articles: int = Field(default=10, ge=1, le=1_000_000)

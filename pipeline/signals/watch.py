@@ -4,16 +4,16 @@
 Every `signals_check_seconds` the worker reads each enabled spike or silence
 rule's condition from the engine (counts over time ranges of the articles index,
 the same answer whichever worker asks) and from Kafka (the dead-letter topic's
-end offsets). A condition that starts claims a mark (`signal:<key>` in the alert
-marks index, atomic by id: one worker fires, once) and goes to news.alerts like
-any alert, so delivery has the same signing, retries, throttling and records. A
-condition that ends is sent as resolved, then its mark is deleted. A worker
-stopped in between sends the same alert again after its restart, with the same
-id (the receiver's Idempotency-Key).
+end offsets, the consumer group's committed offsets). A condition that starts
+claims a mark (`signal:<key>` in the alert marks index, atomic by id: one worker
+fires, once) and goes to news.alerts like any alert, so delivery has the same
+signing, retries, throttling and records. A condition that ends is sent as
+resolved, then its mark is deleted. A worker stopped in between sends the same
+alert again after its restart, with the same id (the receiver's Idempotency-Key).
 
 Hysteresis: a spike starts at `min_articles` and `factor` times its baseline and
-ends below half of either; a dead-letter burst starts above `threshold` and ends
-at half of it. So one spike is one alert, not one per check.
+ends below half of either; a dead-letter burst or a lag starts above `threshold`
+and ends at half of it. So one spike is one alert, not one per check.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from prometheus_client import Gauge
 
 from pipeline.alerts.delivery import AlertMessage
@@ -53,7 +53,7 @@ _MIN_ARTICLES_FOR_A_RHYTHM = 3  # a feed needs this many to have a usual interva
 class Reading:
     """One condition of one rule, as read now."""
 
-    key: str  # unique within the rule: "spike", "feed:<id>", "query", "dead_letters"
+    key: str  # unique in its rule: "spike", "feed:<id>", "query", "dead_letters", "lag"
     starts: bool  # would start firing now
     holds: bool  # would keep firing if it is (hysteresis: starts implies holds)
     details: dict[str, Any] = field(default_factory=dict)
@@ -171,22 +171,41 @@ def read_query_silence(engine: SearchEngine, alias: str, rule: AlertRule, now: d
     )
 
 
-class DeadLetterCount:
-    """Dead letters written to the DLQ topic (every worker's and connector's), from
-    the sum of its partitions' end offsets, sampled at each check."""
+class KafkaFigures:
+    """What Kafka says of the pipeline as a whole, sampled at each check: dead
+    letters written to the DLQ topic (every worker's and connector's: the sum of
+    its partitions' end offsets), and the consumer group's lag on the topics it
+    reads (end offsets less committed offsets, whichever worker owns them)."""
 
-    def __init__(self, consumer: Callable[[], KafkaConsumer], topic: str) -> None:
-        self._consumer_factory = consumer
-        self._consumer: KafkaConsumer | None = None
-        self._topic = topic
+    def __init__(
+        self,
+        clients: Callable[[], tuple[KafkaConsumer, KafkaAdminClient]],
+        dead_letters: str,
+        group: str,
+        read: tuple[str, ...],
+    ) -> None:
+        self._clients_factory = clients
+        self._clients: tuple[KafkaConsumer, KafkaAdminClient] | None = None
+        self._topic = dead_letters
+        self._group = group
+        self._read = read
         self._samples: deque[tuple[float, int]] = deque(maxlen=50_000)
+        self.lag: int | None = None
 
     def sample(self) -> None:
-        if self._consumer is None:
-            self._consumer = self._consumer_factory()
-        partitions = self._consumer.partitions_for_topic(self._topic) or set()
-        offsets = self._consumer.end_offsets([TopicPartition(self._topic, p) for p in partitions])
+        if self._clients is None:
+            self._clients = self._clients_factory()
+        consumer, admin = self._clients
+        partitions = consumer.partitions_for_topic(self._topic) or set()
+        offsets = consumer.end_offsets([TopicPartition(self._topic, p) for p in partitions])
         self._samples.append((time.time(), sum(offsets.values())))
+        committed = {
+            tp: meta.offset
+            for tp, meta in admin.list_consumer_group_offsets(self._group).items()
+            if tp.topic in self._read and meta.offset >= 0
+        }
+        ends = consumer.end_offsets(list(committed)) if committed else {}
+        self.lag = sum(max(0, ends[tp] - offset) for tp, offset in committed.items())
 
     def within(self, seconds: float) -> int | None:
         """Dead letters in the last `seconds` (None before two samples)."""
@@ -200,11 +219,23 @@ class DeadLetterCount:
         return latest - earlier
 
     def close(self) -> None:
-        if self._consumer is not None:
-            self._consumer.close()
+        if self._clients is not None:
+            for client in self._clients:
+                client.close()
 
 
-def read_dead_letters(rule: AlertRule, dead_letters: DeadLetterCount) -> Reading | None:
+def read_lag(rule: AlertRule, kafka: KafkaFigures) -> Reading | None:
+    if kafka.lag is None:
+        return None
+    return Reading(
+        "lag",
+        kafka.lag > rule.threshold,
+        kafka.lag > rule.threshold / 2,
+        {"lag_records": kafka.lag, "threshold": rule.threshold},
+    )
+
+
+def read_dead_letters(rule: AlertRule, dead_letters: KafkaFigures) -> Reading | None:
     count = dead_letters.within(rule.window_seconds)
     if count is None:
         return None
@@ -228,22 +259,22 @@ class SignalWatcher:
         articles: str,
         marks: Marks,
         alerts: Topic,
-        dead_letters: DeadLetterCount | None = None,
+        kafka: KafkaFigures | None = None,
     ) -> None:
         self._store = store
         self._engine = engine
         self._articles = articles
         self._marks = marks
         self._alerts = alerts
-        self._dead_letters = dead_letters
+        self._kafka = kafka
         self._failures = 0
 
     async def check(self) -> None:
         """One round over every spike and silence rule (a Faust timer calls this).
         The engine or Kafka failing skips the round: the next one tries again."""
         try:
-            if self._dead_letters is not None:
-                await asyncio.to_thread(self._dead_letters.sample)
+            if self._kafka is not None:
+                await asyncio.to_thread(self._kafka.sample)
             rules = [
                 r
                 for r in await asyncio.to_thread(self._store.all)
@@ -272,10 +303,14 @@ class SignalWatcher:
             return read_feeds(self._engine, self._articles, rule, now)
         if rule.watch == "query":
             return [read_query_silence(self._engine, self._articles, rule, now)]
-        if rule.watch == "dead_letters" and self._dead_letters is not None:
-            reading = read_dead_letters(rule, self._dead_letters)
-            return [reading] if reading is not None else None
-        return None
+        if self._kafka is None:
+            return None
+        reading = (
+            read_dead_letters(rule, self._kafka)
+            if rule.watch == "dead_letters"
+            else read_lag(rule, self._kafka)
+        )
+        return [reading] if reading is not None else None
 
     async def _check(self, rule: AlertRule) -> None:
         now = datetime.now(UTC)

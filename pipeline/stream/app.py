@@ -26,7 +26,7 @@ from typing import Any, cast
 
 import faust
 import faust.worker
-from kafka import KafkaConsumer
+from kafka import KafkaAdminClient, KafkaConsumer
 from prometheus_client import Gauge
 
 from pipeline.alerts.api import routes as rules_api
@@ -40,7 +40,7 @@ from pipeline.search.retention import pruning
 from pipeline.search.templates import rollover, rollover_conditions
 from pipeline.signals.stories import StoryIndex
 from pipeline.signals.storyboard import StoryBoard
-from pipeline.signals.watch import DeadLetterCount, SignalWatcher
+from pipeline.signals.watch import KafkaFigures, SignalWatcher
 from pipeline.stream import rewind
 from pipeline.stream.batching import EventBatch
 from pipeline.stream.deadletters import TopicDeadLetters, valid_articles
@@ -308,9 +308,14 @@ def create_app(
         settings.index_articles,
         Marks(engine, settings.index_alert_marks),
         alerts,
-        DeadLetterCount(
-            lambda: KafkaConsumer(**settings.kafka_options(), request_timeout_ms=10_000),
+        KafkaFigures(
+            lambda: (
+                KafkaConsumer(**settings.kafka_options(), request_timeout_ms=10_000),
+                KafkaAdminClient(**settings.kafka_options(), request_timeout_ms=10_000),
+            ),
             settings.topic_dlq,
+            settings.app_id,
+            (settings.topic_raw, settings.topic_enriched, settings.topic_alerts),
         ),
     )
     app.timer(interval=settings.signals_check_seconds)(watcher.check)
