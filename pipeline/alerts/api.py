@@ -170,6 +170,8 @@ def routes(
         if isinstance(found, web.Response):
             return found
         rule = found.rule
+        if rule.query.is_empty():  # a silence rule on feeds, dead letters or lag
+            return _errors(400, "query", "this rule has no query to test")
         try:
             days = float(request.query.get("days", "7"))
         except ValueError:

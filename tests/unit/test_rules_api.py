@@ -398,3 +398,23 @@ def test_deleting_an_api_rule_and_a_missing_one() -> None:
         assert missing.status_code == 404
 
     run(scenario)
+
+
+def test_signal_rules_go_through_the_api_and_one_without_a_query_is_not_tested() -> None:
+    async def scenario(api: Api) -> None:
+        silent = rule("quiet", kind="silence", watch="feeds", query={})
+        assert (await api.client.post("/rules", json=silent, headers=AUTH)).status_code == 201
+        spike = rule("burst", kind="spike", min_articles=5)
+        assert (await api.client.post("/rules", json=spike, headers=AUTH)).status_code == 201
+        answer = (await api.client.get("/rules", headers=AUTH)).json()
+        listed = {r["id"]: r for r in answer["rules"]}
+        assert (listed["quiet"]["kind"], listed["quiet"]["watch"]) == ("silence", "feeds")
+        assert listed["burst"]["min_articles"] == 5
+        response = await api.client.post("/rules/quiet/test", headers=AUTH)
+        assert response.status_code == 400
+        assert fields_of(response) == ["query"]
+        nonsense = rule("bad", kind="spike", watch="lag")
+        refused = await api.client.post("/rules", json=nonsense, headers=AUTH)
+        assert refused.status_code == 400
+
+    run(scenario)
