@@ -4,7 +4,7 @@ pairwise precision, recall and F1 of the worker's story grouping
 earlier one whose title shares the most words (Jaccard of folded title words at
 least 0.5), in the same run, on the same enriched articles in publication order.
 
-    python -m bench.stories_bench [--thresholds 0.25,0.35,0.45]
+    python -m bench.stories_bench [--thresholds 0.15,0.2,0.25] [--soak 100000]
 
 Each article goes through the worker's enrichment and near-duplicate linking
 first, as in the worker. The set's feeds cover several days each; the story
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from itertools import combinations
 
 from bench.realfeeds_devset import REALFEEDS
@@ -73,9 +74,43 @@ def _found(predicted: dict[str, str], pairs: set[frozenset[str]]) -> str:
     return f"{hit}/{len(pairs)}"
 
 
+def soak(articles: Sequence[Article], total: int) -> None:
+    """The index's memory and time per article as it holds more: the labelled
+    articles again and again under new ids, an hour apart per round, all within
+    the window (what a worker holds at the end of a window of that many)."""
+    import gc
+    import tracemalloc
+
+    tracemalloc.start()
+    index = StoryIndex({}, window_seconds=_YEARS)
+    print("| articles held | MB held | KB per article | ms per article (last step) |")
+    print("|---|---|---|---|")
+    done, step, started = 0, max(1, total // 5), time.perf_counter()
+    while done < total:
+        base = articles[done % len(articles)]
+        shift = timedelta(hours=done // len(articles))
+        when = (base.published_at or base.fetched_at) + shift
+        copy = base.model_copy(
+            update={"id": f"{base.id}-{done}", "duplicate_of": None, "published_at": when}
+        )
+        index.assign(copy)
+        done += 1
+        if done % step == 0:
+            elapsed = time.perf_counter() - started
+            gc.collect()
+            held = tracemalloc.get_traced_memory()[0]
+            print(
+                f"| {len(index):,} | {held / 1e6:.0f} | {held / len(index) / 1e3:.2f} "
+                f"| {elapsed * 1000 / step:.2f} |"
+            )
+            started = time.perf_counter()
+    tracemalloc.stop()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--thresholds", default=f"{THRESHOLD}")
+    parser.add_argument("--soak", type=int, default=0, help="then hold this many articles")
     args = parser.parse_args(argv)
     resolved = labelled_articles(REALFEEDS)
     labels: list[StoryLabel] = [label for label, _ in resolved]
@@ -123,6 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"gold: {len(gold)} pairs, {len(cross_feed)} cross-feed, {len(cross_language)} "
         "cross-language"
     )
+    if args.soak:
+        soak(articles, args.soak)
     return 0
 
 

@@ -16,7 +16,7 @@ Across languages, where few words can be shared, the entities' own cosine (at
 CROSS_LANGUAGE of its weight) counts when it is higher. Articles further apart in
 time count less (DECAY_SECONDS). A wire copy (`duplicate_of`) always joins its
 first copy's story. On the labelled real-feed set, pairwise precision is about
-0.5 and recall about 0.3 (README, "Stories"): the set's articles are mostly a
+0.6 and recall about 0.2 (README, "Stories"): the set's articles are mostly a
 title and a line, and the threshold was chosen on that same set.
 
 State, like the near-duplicates' (duplicates.py): one record per article, under
@@ -56,9 +56,9 @@ DEFAULT_WINDOW_SECONDS = 36 * 3600.0
 _LEAD_WORDS = 60  # words of the body (or summary) that count, after the title's
 _MAX_WORDS = 48  # word features an article keeps
 _MIN_WORD = 4  # letters a word needs to count, in scripts with spaces
-_POSTING = 64  # most recent articles kept per feature
-_PROBED = 16  # rarest features of an article whose postings give candidates
-_SCORED = 200  # candidates scored, those sharing the most features
+_POSTING = 32  # most recent articles kept per feature
+_PROBED = 12  # rarest features of an article whose postings give candidates
+_SCORED = 50  # candidates scored, those sharing the most features
 # Features carried by more than this share of the articles held say nothing.
 _COMMON = 0.05
 _SMOOTHING = 20  # pseudo-articles: while few are held, nothing looks rare
@@ -74,7 +74,8 @@ _features: Memo[str, int] = Memo(_feature, size=1 << 15)
 
 
 def _words(article: Article) -> list[str]:
-    lead = folded_words(article.body or article.summary)[:_LEAD_WORDS]
+    # Folding a 50 KB body to keep 60 words was a third of an article's time here.
+    lead = folded_words((article.body or article.summary)[: _LEAD_WORDS * 12])[:_LEAD_WORDS]
     words: list[str] = []
     for word in [*folded_words(article.title), *lead]:
         if is_unspaced(word[0]):
@@ -132,6 +133,35 @@ class _Record:
             return None
 
 
+def _norms(record: _Record, weights: dict[int, float]) -> tuple[float, float]:
+    """Euclidean norms of a record's features, all and entities only."""
+    entities = sum(weights[f] ** 2 for f in record.entities)
+    return math.sqrt(entities + sum(weights[f] ** 2 for f in record.words)), math.sqrt(entities)
+
+
+def _resemblance(
+    a: _Record,
+    a_norms: tuple[float, float],
+    b: _Record,
+    b_norms: tuple[float, float],
+    weights: dict[int, float],
+) -> float:
+    """Cosine of the articles' features (`weights`: those of `a`, now), across
+    languages at least CROSS_LANGUAGE times that of their entities alone, less
+    with time apart; 0 below MIN_SHARED features in common that are not common."""
+    entities = [weights[f] for f in a.entities & b.entities if weights[f] > 0]
+    words = [weights[f] for f in a.words & b.words if weights[f] > 0]
+    if len(entities) + len(words) < MIN_SHARED or not a_norms[0] or not b_norms[0]:
+        return 0.0
+    on_entities = sum(w * w for w in entities)
+    score = (on_entities + sum(w * w for w in words)) / (a_norms[0] * b_norms[0])
+    if a.language != b.language and a_norms[1] and b_norms[1]:
+        # Across languages few words are shared (names in one script): the
+        # entity ids speak for the event.
+        score = max(score, CROSS_LANGUAGE * on_entities / (a_norms[1] * b_norms[1]))
+    return score * math.exp(-abs(a.when - b.when) / DECAY_SECONDS)
+
+
 @dataclass(frozen=True)
 class Assignment:
     story: str
@@ -157,6 +187,7 @@ class StoryIndex:
         self._records: dict[str, _Record] = {}
         self._postings: dict[int, list[str]] = {}
         self._df: Counter[int] = Counter()
+        self._norms: dict[str, tuple[float, float]] = {}
         self._expiry: list[tuple[int, str]] = []
 
     def __len__(self) -> int:
@@ -232,9 +263,7 @@ class StoryIndex:
 
     def _nearest(self, article_id: str, record: _Record, cutoff: float) -> Assignment:
         held = len(self._records)
-        weights: dict[int, float] = {}
-        for feature in record.entities | record.words:
-            weights[feature] = self._weight(feature, held)
+        weights = {f: self._weight(f, held) for f in record.entities | record.words}
         probed = sorted(
             (f for f in weights if weights[f] > 0 and f in self._postings),
             key=weights.__getitem__,
@@ -243,42 +272,32 @@ class StoryIndex:
         shared: Counter[str] = Counter()
         for feature in probed:
             shared.update(self._postings[feature])
+        norms = _norms(record, weights)
         best, best_score = None, 0.0
-        for other_id, _ in shared.most_common(_SCORED):
+        for other_id, count in shared.most_common(_SCORED):
+            if count < 2:
+                break  # the rest share fewer of the rarest features still
             other = self._records.get(other_id)
             if other is None or other_id == article_id or other.seen < cutoff:
                 continue
-            score = self._resemblance(record, other, weights, held)
+            score = _resemblance(record, norms, other, self._norms[other_id], weights)
             if score > best_score:
                 best, best_score = other_id, score
         if best is not None and best_score >= self._threshold:
             return Assignment(self._records[best].story, best_score, best)
         return Assignment(article_id, 0.0, None)
 
-    def _resemblance(self, a: _Record, b: _Record, weights: dict[int, float], held: int) -> float:
-        def cosine(ours: frozenset[int], theirs: frozenset[int]) -> float:
-            common = sum(weights[f] ** 2 for f in ours & theirs)
-            if not common:
-                return 0.0
-            norm_a = sum(weights[f] ** 2 for f in ours)
-            norm_b = sum(self._weight(f, held) ** 2 for f in theirs)
-            return common / math.sqrt(norm_a * norm_b)
-
-        ours, theirs = a.entities | a.words, b.entities | b.words
-        if sum(1 for f in ours & theirs if weights[f] > 0) < MIN_SHARED:
-            return 0.0
-        score = cosine(ours, theirs)
-        if a.language != b.language:
-            # Across languages few words are shared (names in one script): the
-            # entity ids speak for the event.
-            score = max(score, CROSS_LANGUAGE * cosine(a.entities, b.entities))
-        return score * math.exp(-abs(a.when - b.when) / DECAY_SECONDS)
-
     def _add(self, key: str, record: _Record) -> None:
         if self._records.get(key) == record:
             return
         self._remove(key)
         self._records[key] = record
+        # With the weights of now: rarity moves slowly, and a held article's norm
+        # worked out at each comparison was most of the time an article took.
+        held = len(self._records)
+        self._norms[key] = _norms(
+            record, {f: self._weight(f, held) for f in record.entities | record.words}
+        )
         for feature in record.entities | record.words:
             self._df[feature] += 1
             posting = self._postings.setdefault(feature, [])
@@ -292,6 +311,7 @@ class StoryIndex:
         record = self._records.pop(key, None)
         if record is None:
             return
+        del self._norms[key]
         for feature in record.entities | record.words:
             left = self._df[feature] - 1
             if left > 0:
