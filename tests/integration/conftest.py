@@ -173,12 +173,14 @@ class Stack:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.settings.web_port}{path}"
 
-    def produce(self, topic: str, values: list[bytes]) -> None:
+    def produce(self, topic: str, values: list[bytes], keys: list[bytes] | None = None) -> None:
+        """`values` on `topic`, all with the key `test` (one partition) unless `keys`
+        gives each its own."""
         producer = KafkaProducer(
             bootstrap_servers=self.settings.kafka_bootstrap_servers, acks="all"
         )
-        for value in values:
-            producer.send(topic, key=b"test", value=value)
+        for key, value in zip(keys or [b"test"] * len(values), values, strict=True):
+            producer.send(topic, key=key, value=value)
         producer.flush()
         producer.close()
 

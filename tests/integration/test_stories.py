@@ -10,13 +10,18 @@ from __future__ import annotations
 import json
 import threading
 from datetime import UTC, datetime
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
+
+import httpx
+from kafka.partitioner.default import DefaultPartitioner
 
 from pipeline.search.clients import connect
 from tests.conftest import make_article
 from tests.integration.conftest import Stack, indexed, wait_for
 from vigie.article import Article, Source
+from vigie.settings import free_port
 
 WHEN = datetime(2026, 11, 25, 7, 30, tzinfo=UTC)
 
@@ -185,3 +190,32 @@ def _story_across_a_restart(stack: Stack, hook: str) -> None:
     alerts = wait_for("the German follow-up", lambda: _reasons(4), timeout=60)
     assert alerts[3] == ("de", ["new_language"])
     assert len(_Hook.alerts) == 4
+
+
+def test_two_workers_put_one_event_in_one_story(stack: Stack) -> None:
+    """Each worker owns one of the two partitions; the articles of one event land on
+    both. The story records are a global table: what one worker recorded, the other
+    matches against."""
+    second_port = free_port()
+    stack.start_worker()
+    stack.start("worker", env={"VIGIE_WEB_PORT": str(second_port)})
+
+    def both_hold_a_partition() -> bool | None:
+        # /health is 200 once Kafka answers and the worker holds a partition.
+        answers = []
+        for port in (stack.settings.web_port, second_port):
+            try:
+                answers.append(httpx.get(f"http://127.0.0.1:{port}/health", timeout=2))
+            except httpx.HTTPError:
+                return None
+        return all(a.status_code == 200 for a in answers) or None
+
+    wait_for("both workers in the group with a partition each", both_hold_a_partition, 120)
+    partitioner = DefaultPartitioner()
+    assert len({partitioner(a.id.encode(), [0, 1], [0, 1]) for a in EVENT}) == 2
+    for n, article in enumerate(EVENT):  # keyed by id: on both partitions
+        stack.produce(
+            stack.settings.topic_raw, [article.model_dump_json().encode()], [article.id.encode()]
+        )
+        found = wait_for(f"article {n} indexed", partial(_stories, stack, [article]), 120)
+        assert found[article.id] == EVENT[0].id, f"article {n} started a story of its own"
