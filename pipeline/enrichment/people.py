@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from typing import Any
 import yaml
 
 from pipeline.enrichment.lexicons import common_words, first_names
-from pipeline.enrichment.textfold import fold
+from pipeline.enrichment.textfold import fold, is_latin_like
 
 # Upper-case letters of the scripts with case that Vigie reads: Latin, Greek, Cyrillic.
 _UPPER = "".join(
@@ -41,6 +42,10 @@ _UPPER = "".join(
 _LETTERS = r"[^\W\d_]"
 _WORD = rf"(?:[{_UPPER}]{_LETTERS}*(?:[-'’][{_UPPER}]?{_LETTERS}+)*|[{_UPPER}]\.)"
 _SPACE = r"[ \t\u00a0]+"
+# "and" between two names is not part of one (Ortega y Gasset is the exception).
+_CONJUNCTIONS = frozenset({"y", "e"})
+_NOUNS_CAPITALISED = frozenset({"de", "lb"})
+_PUNCTUATION = ".,;:!?()[]{}«»\"“”‘’'—–-…"
 # Names of at most this many words after the first name or the role.
 _MAX_WORDS = 4
 # Characters that are words of their own around a transliterated name (的, 和...).
@@ -110,6 +115,7 @@ class PeopleFinder:
         self._not_names = frozenset(fold(w) for w in data.get("not_names", []))
         self._all_bylines = frozenset().union(*self._bylines.values())
         self._long_bylines = tuple(sorted(b for b in self._all_bylines if " " in b))
+        self._particles = frozenset(fold(p) for p in data.get("particles", []))
         particles = [re.escape(p) for p in data.get("particles", [])]
         part = rf"(?:(?:{'|'.join(particles)}){_SPACE})*" if particles else ""
         self._runs = re.compile(rf"(?<![\w.]){_WORD}(?:{_SPACE}{part}{_WORD})*(?![\w])")
@@ -128,6 +134,20 @@ class PeopleFinder:
                 folded[:-2] in self._first or folded[:-2] + "й" in self._first
             )
         return False
+
+    def _surname_recurs(
+        self, text: str, words: list[tuple[int, int]], tokens: Callable[[], Counter[str]]
+    ) -> bool:
+        """Whether the run's words are unknown ones (no common word, no thing's
+        name) and its last word comes back alone elsewhere in the text: more often
+        than the whole run does."""
+        folded = [fold(text[s:e]) for s, e in words]
+        if any(w in self._common or w in self._not_names or len(w) < 2 for w in folded):
+            return False
+        surname = text[words[-1][0] : words[-1][1]]
+        if len(surname) < 3:
+            return False
+        return tokens()[surname] > text.count(text[words[0][0] : words[-1][1]])
 
     def _role_before(self, text: str, start: int, language: str | None) -> bool:
         """Whether the words right before `start` are a role (on the same line)."""
@@ -157,6 +177,14 @@ class PeopleFinder:
         replaced: set[int] = set()
         if not text:
             return found, replaced
+        counted: list[Counter[str]] = []
+
+        def tokens() -> Counter[str]:
+            # Once per text, and only when a run asks: each word, punctuation cut.
+            if not counted:
+                counted.append(Counter(t.strip(_PUNCTUATION) for t in text.split()))
+            return counted[0]
+
         for run in self._runs.finditer(text):
             if " " not in run.group() and "\u00a0" not in run.group() and "\t" not in run.group():
                 words = [(run.start(), run.end())]
@@ -165,7 +193,7 @@ class PeopleFinder:
                     (m.start() + run.start(), m.end() + run.start())
                     for m in re.finditer(r"\S+", run.group())
                 ]
-            person = self._person(text, words, language, known, replaced)
+            person = self._person(text, words, language, known, replaced, tokens)
             if person is not None:
                 found.append(person)
         if language not in _SPACED_LANGUAGES:
@@ -190,6 +218,7 @@ class PeopleFinder:
         language: str | None,
         known: list[Span],
         replaced: set[int],
+        tokens: Callable[[], Counter[str]],
     ) -> Person | None:
         # Roles inside the run (President Moon, Prime Minister Albanese) are cues.
         cued = self._role_before(text, words[0][0], language)
@@ -208,30 +237,57 @@ class PeopleFinder:
         anchor = next(
             (k for k, (s, e) in enumerate(words[:-1]) if self._is_first_name(text[s:e])), None
         )
+        recurring = False
         if anchor is None and not cued:
-            return None
+            # Barack Obama ... Obama: the press names a person in full once, then by
+            # the surname alone; a pair of unknown words whose last one comes back
+            # alone is a name whatever its first name. (Not in German, where every
+            # noun is capitalised: Kölner Silvesternacht ... Silvesternacht.)
+            recurring = (
+                language not in _NOUNS_CAPITALISED
+                and 2 <= len(words) <= 3
+                and self._surname_recurs(text, words, tokens)
+            )
+            if not recurring:
+                return None
         if anchor is not None and (not cued or anchor > 0):
             words = words[anchor:]
-        elif not cued:
-            return None
         # Gazetteer finds: a place as the first word gives way, anything else ends it.
         first_taken = None
         kept = []
+        after_particle = False
         for k, (s, e) in enumerate(words[:_MAX_WORDS]):
             hits = _overlapping(known, s, e)
+            if hits and recurring:
+                return None  # no first name to say it is a person: not over a known name
             if hits:
                 spans = [known[j] for j in hits]
-                if (
-                    k == 0
-                    and all(sp.type == "LOC" and sp.end <= e for sp in spans)
-                    and len(words) > 1
+                one_place = all(sp.type == "LOC" and s <= sp.start and sp.end <= e for sp in spans)
+                if k == 0 and one_place and len(words) > 1:
+                    first_taken = hits  # Jordan Bardella, Paris Hilton
+                elif (
+                    k == 1
+                    and one_place
+                    and anchor == 0
+                    and not recurring
+                    and is_latin_like(text[s:e])  # not Власти Казахстана
                 ):
-                    first_taken = hits
+                    # After a first name, a city's name is a surname (Jesse
+                    # Jackson, not the capital of Mississippi).
+                    first_taken = [*(first_taken or []), *hits]
                 elif all(sp.type == "PER" for sp in spans):
                     pass  # a watch-listed name inside: decided below
                 else:
                     break
             word = fold(text[s:e])
+            if word in self._particles - _CONJUNCTIONS and anchor == 0 and 0 < k < len(words) - 1:
+                kept.append((s, e))  # Marine Le Pen, Ursula von der Leyen
+                after_particle = True
+                continue
+            if after_particle:  # the surname a particle leads to (Le Pen: not a pen)
+                kept.append((s, e))
+                after_particle = False
+                continue
             if any(word in heads for heads in self.org_heads.values()):
                 return None  # an organisation's name (Columbia University)
             if word in self._not_names:
@@ -239,6 +295,8 @@ class PeopleFinder:
             if (k > 0 or anchor is None) and (word in self._common or word in roles):
                 break
             kept.append((s, e))
+        while kept and fold(text[kept[-1][0] : kept[-1][1]]) in self._particles:
+            kept.pop()  # Reyes de | Madrid: the particle led to a place
         if not kept or (len(kept) == 1 and not cued):
             return None
         start, end = kept[0][0], kept[-1][1]

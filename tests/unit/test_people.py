@@ -127,3 +127,27 @@ def test_a_transliterated_chinese_name_is_a_person(enricher: Enricher) -> None:
 def test_a_found_person_id_is_stable_across_case_and_accents() -> None:
     assert person_id("Éric Trump") == person_id("ERIC TRUMP") == "person:~eric-trump"
     assert person_id("Jean-Noël Barrot") == "person:~jean-noel-barrot"
+
+
+def test_a_city_after_a_first_name_is_a_surname(enricher: Enricher) -> None:
+    article = _enrich(enricher, "Jesse Jackson, the civil rights leader, died at 84.", "en")
+    assert "person:~jesse-jackson" in _persons(article)
+    assert "US" not in _countries(article)  # not Jackson, Mississippi
+
+
+def test_a_particle_inside_a_name_keeps_the_name_whole(enricher: Enricher) -> None:
+    article = _enrich(enricher, "Marine Le Pen a tenu un meeting dimanche.", "fr")
+    assert "person:~marine-le-pen" in _persons(article)
+    two = _enrich(enricher, "Llegaron Ricardo y Manuela a la fiesta de anoche.", "es")
+    assert not any(" y " in label for label in _persons(two).values())
+
+
+def test_a_surname_that_comes_back_alone_makes_a_person_of_an_unknown_first_name(
+    enricher: Enricher,
+) -> None:
+    text = "Barack Obama met supporters in Chicago. Obama praised their work."
+    assert "person:~barack-obama" in _persons(_enrich(enricher, text, "en"))
+    once = "Barack Obama met supporters in Chicago on Monday."
+    assert "person:~barack-obama" not in _persons(_enrich(enricher, once, "en"))
+    german = "Die Kölner Silvesternacht bleibt ein Thema. Die Silvesternacht war brutal."
+    assert _persons(_enrich(enricher, german, "de")) == {}
