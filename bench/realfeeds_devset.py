@@ -16,6 +16,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from vigie.article import Article
+
 REPO = Path(__file__).resolve().parents[1]
 REALFEEDS = REPO.parent / "shared" / "realfeeds"
 ANNOTATIONS = REPO / "tests" / "data" / "devset_realfeeds.jsonl"
@@ -104,25 +106,33 @@ def cut(text: str, limit: int = PASSAGE_CHARS) -> str:
 
 
 @cache
-def feed_passages(folder: Path, name: str) -> tuple[Passage, ...]:
-    """Every entry of one real feed as the passage the annotations are written on."""
+def feed_articles(folder: Path, name: str) -> tuple[Article, ...]:
+    """One real feed's entries as the connector's articles (links resolved against
+    _BASE, so an entry's id does not depend on where the feeds folder is)."""
     from connectors.feed import FeedDocument, FeedError, parse_feed, read_feed
     from connectors.feedlist import FeedConfig, slug
-    from pipeline.enrichment.clean import Cleaner
-    from vigie.paths import package_data
 
     path = folder / name
     if not path.is_file():
-        raise DevsetError(f"{path}: feed file missing (the dev set reads its text there)")
-    cleaner = Cleaner.from_config(package_data() / "boilerplate.yaml")
+        raise DevsetError(f"{path}: feed file missing (the dev sets read their text there)")
     document = read_feed(str(path))
     document = FeedDocument(document.data, _BASE + name, document.headers)
     try:
         parsed = parse_feed(document, FeedConfig(id=slug(path.stem), url=_BASE + name))
     except FeedError as exc:
         raise DevsetError(f"{path}: {exc}") from exc
+    return tuple(parsed.articles)
+
+
+@cache
+def feed_passages(folder: Path, name: str) -> tuple[Passage, ...]:
+    """Every entry of one real feed as the passage the annotations are written on."""
+    from pipeline.enrichment.clean import Cleaner
+    from vigie.paths import package_data
+
+    cleaner = Cleaner.from_config(package_data() / "boilerplate.yaml")
     passages = []
-    for article in parsed.articles:
+    for article in feed_articles(folder, name):
         title = cleaner.clean(article.title)
         rest = cleaner.clean(article.body) or cleaner.clean(article.summary)
         text = cut("\n".join(part for part in (title, rest) if part))

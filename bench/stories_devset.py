@@ -18,12 +18,11 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-from bench.realfeeds_devset import _BASE, REALFEEDS, REPO, DevsetError
+from bench.realfeeds_devset import REALFEEDS, REPO, DevsetError, feed_articles
 from vigie.article import Article
 
 STORIES = REPO / "tests" / "data" / "stories_realfeeds.jsonl"
@@ -80,25 +79,6 @@ def load_labels(path: Path = STORIES) -> list[StoryLabel]:
         seen[label.entry] = where
         labels.append(label)
     return labels
-
-
-@cache
-def feed_articles(folder: Path, name: str) -> tuple[Article, ...]:
-    """One real feed's entries as the connector's articles, parsed exactly as
-    bench/realfeeds_devset.feed_passages parses them (links resolve against _BASE)."""
-    from connectors.feed import FeedDocument, FeedError, parse_feed, read_feed
-    from connectors.feedlist import FeedConfig, slug
-
-    path = folder / name
-    if not path.is_file():
-        raise DevsetError(f"{path}: feed file missing (the stories set reads its articles there)")
-    document = read_feed(str(path))
-    document = FeedDocument(document.data, _BASE + name, document.headers)
-    try:
-        parsed = parse_feed(document, FeedConfig(id=slug(path.stem), url=_BASE + name))
-    except FeedError as exc:
-        raise DevsetError(f"{path}: {exc}") from exc
-    return tuple(parsed.articles)
 
 
 def labelled_articles(

@@ -21,7 +21,7 @@ import asyncio
 import os
 import signal
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
 import faust
@@ -138,44 +138,36 @@ def create_app(
     raw, enriched = topic(settings.topic_raw), topic(settings.topic_enriched)
     alerts = topic(settings.topic_alerts)
     dead_letters = TopicDeadLetters(topic(settings.topic_dlq))
-    # Every worker keeps the first copies of the window (a global table): the first
-    # copy of a story may have come in on a partition another worker owns.
+
+    def records_table(
+        name: str, window: float, observe: Callable[[object, object | None], None]
+    ) -> faust.types.TableT[str, Any]:
+        """A global table of per-article records (near-duplicates, stories): every
+        worker holds all of it, since the article an event matches may have come
+        in on a partition another worker owns. Other workers' records and
+        deletions reach `observe` as they are read from the changelog."""
+
+        async def observed(event: faust.types.EventT[Any]) -> None:
+            observe(event.key, None if event.message.value is None else event.value)
+
+        return app.GlobalTable(
+            name,
+            key_type=str,
+            partitions=settings.topic_partitions,
+            # A key always goes to the same changelog partition, whichever event
+            # wrote it, so recovery replays its writes in order.
+            use_partitioner=True,
+            synchronize_all_active_partitions=True,
+            on_changelog_event=observed,
+            extra_topic_configs=changelog_configs(window),
+        )
+
     window = settings.duplicates_window_hours * 3600
-
-    async def observe_duplicate(event: faust.types.EventT[Any]) -> None:
-        # Other workers' records and deletions reach the in-memory postings.
-        near_copies.observe(event.key, None if event.message.value is None else event.value)
-
-    duplicates = app.GlobalTable(
-        "duplicates",
-        key_type=str,
-        partitions=settings.topic_partitions,
-        # A key always goes to the same changelog partition, whichever event wrote
-        # it, so recovery replays its writes in order.
-        use_partitioner=True,
-        synchronize_all_active_partitions=True,
-        on_changelog_event=observe_duplicate,
-        extra_topic_configs=changelog_configs(window),
+    near_copies = DuplicateIndex(
+        records_table("duplicates", window, lambda k, v: near_copies.observe(k, v)), window
     )
-    near_copies = DuplicateIndex(duplicates, window)
-
-    # Stories (pipeline/signals/stories.py): a global table too, for the same
-    # reason, with the same layout (one record per article, written once).
     quiet = settings.stories_window_hours * 3600
-
-    async def observe_story(event: faust.types.EventT[Any]) -> None:
-        stories.observe(event.key, None if event.message.value is None else event.value)
-
-    story_records = app.GlobalTable(
-        "stories",
-        key_type=str,
-        partitions=settings.topic_partitions,
-        use_partitioner=True,
-        synchronize_all_active_partitions=True,
-        on_changelog_event=observe_story,
-        extra_topic_configs=changelog_configs(quiet),
-    )
-    stories = StoryIndex(story_records, quiet)
+    stories = StoryIndex(records_table("stories", quiet, lambda k, v: stories.observe(k, v)), quiet)
     board = StoryBoard(engine, settings.index_articles, settings.index_stories)
 
     async def expire_records() -> None:
