@@ -227,7 +227,7 @@ def _cldr_countries() -> Iterator[Pattern]:
         if latin and len(name) < 4:
             continue
         shared = not latin or len(langs) >= _SHARED_BY
-        for form in {f for lang in langs for f in _inflections(name, lang)}:
+        for form in sorted({f for lang in langs for f in _inflections(name, lang)}):
             yield Pattern(
                 id=f"country:{code}",
                 type="LOC",
@@ -249,8 +249,7 @@ def _capitals() -> Iterator[Pattern]:
         code = city["countrycode"]
         if (city["name"], code) not in wanted:
             continue
-        names = {city["name"], *city.get("alternatenames", [])}
-        for name in names:
+        for name in sorted({city["name"], *city.get("alternatenames", [])}):
             if is_latin_like(name) and (
                 len(name) < 4
                 or not name[0].isupper()

