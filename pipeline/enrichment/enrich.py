@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from pipeline.enrichment.buildcache import load_gazetteer
 from pipeline.enrichment.clean import Cleaner
 from pipeline.enrichment.entities import EntityLinker
+from pipeline.enrichment.fragments import Fragment, foreign_openings
 from pipeline.enrichment.language import LanguageDetector
 from pipeline.enrichment.ner import StatisticalNer
-from vigie.article import Article, Entity, TextField, capped
+from vigie.article import Article, Entity, LanguageShare, TextField, capped
 from vigie.settings import Settings
 
 # Below this confidence the detector is guessing (lists of names, junk): the
@@ -27,6 +28,8 @@ _NO_LANGUAGE_BELOW = 0.3
 # Mentions listed per article: a page that names Russia 15,000 times must not make
 # a 2 MB message (Kafka refuses 1 MB).
 MAX_ENTITIES = 500
+FRAGMENT_CONFIDENCE = 0.5
+_FRAGMENTS_LISTED = 5
 
 
 class StageTimes:
@@ -103,6 +106,11 @@ class Enricher:
             )
         elif found.confidence < trust_from:
             notes.append(f"language: detector unsure ({found.language} at {found.confidence:.2f})")
+        languages = found.languages
+        if fragments := foreign_openings(body or summary, language):
+            languages = with_fragments(languages, fragments, len(analysed))
+            listed = ", ".join(dict.fromkeys(f.text for f in fragments[:_FRAGMENTS_LISTED]))
+            notes.append(f"language: sentences of this {language} text open in another: {listed}")
         entities: list[Entity] = []
         texts: list[tuple[TextField, str]] = [
             ("title", title),
@@ -129,7 +137,7 @@ class Enricher:
                 "summary": summary,
                 "body": body,
                 "language": language,
-                "languages": found.languages,
+                "languages": languages,
                 "language_declared": declared,
                 "language_mismatch": bool(
                     declared and found.language and declared != found.language
@@ -152,6 +160,27 @@ def content_hash(title: str, summary: str, body: str) -> str | None:
     taken for a copy of the first one.)"""
     text = " ".join((body or summary or title).split())
     return hashlib.sha256(text.encode()).hexdigest() if text else None
+
+
+def with_fragments(
+    shares: tuple[LanguageShare, ...], fragments: list[Fragment], total: int
+) -> tuple[LanguageShare, ...]:
+    """The languages' shares with the fragments' characters added to theirs (a
+    language seen only in fragments at FRAGMENT_CONFIDENCE: function words are
+    evidence, not a model's verdict)."""
+    extra: dict[str, int] = defaultdict(int)
+    for fragment in fragments:
+        extra[fragment.language] += len(fragment.text)
+    merged = {s.lang: s for s in shares}
+    for lang, chars in extra.items():
+        share = round(chars / max(total, 1), 4)
+        known = merged.get(lang)
+        merged[lang] = LanguageShare(
+            lang=lang,
+            share=min(1.0, (known.share if known else 0.0) + share),
+            confidence=known.confidence if known else FRAGMENT_CONFIDENCE,
+        )
+    return tuple(sorted(merged.values(), key=lambda s: -s.share))
 
 
 class EnrichmentTimeout(RuntimeError):
