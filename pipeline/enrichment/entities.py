@@ -105,8 +105,8 @@ class EntityLinker:
             entities.append(
                 Entity(
                     type="PER",
-                    id=person_id(p.text),
-                    name=p.text,
+                    id=person_id(p.canonical),
+                    name=p.canonical,
                     text=p.text,
                     start=p.start,
                     end=p.end,

@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 from pipeline.enrichment.lexicons import common_words, first_names
-from pipeline.enrichment.textfold import fold, is_latin_like
+from pipeline.enrichment.textfold import fold
 
 # Upper-case letters of the scripts with case that Vigie reads: Latin, Greek, Cyrillic.
 _UPPER = "".join(
@@ -84,6 +84,35 @@ class Person:
     end: int
     text: str
     author: bool  # a byline's name
+    name: str = ""  # the name in its base form, when the text declines it (Russian)
+
+    @property
+    def canonical(self) -> str:
+        return self.name or self.text
+
+
+# Russian male names in oblique cases, told from the first name's ending (the
+# lexicon has its nominative): the case's first-name ending, and the surname
+# endings it takes, with their nominative. (A female first name keeps the
+# surname as it is: Мария Иванова is nominative, and so is its surname.)
+_RUSSIAN_CASES = {
+    "genitive": (
+        ("а", "я"),
+        (("ова", "ов"), ("ева", "ев"), ("ина", "ин"), ("ына", "ын"), ("ого", "ий")),
+    ),
+    "dative": (
+        ("у", "ю"),
+        (("ову", "ов"), ("еву", "ев"), ("ину", "ин"), ("ыну", "ын"), ("ому", "ий")),
+    ),
+    "instrumental": (
+        ("ом", "ем"),
+        (("овым", "ов"), ("евым", "ев"), ("иным", "ин"), ("ыным", "ын"), ("им", "ий")),
+    ),
+    "prepositional": (
+        ("е", "и"),
+        (("ове", "ов"), ("еве", "ев"), ("ине", "ин"), ("ыне", "ын"), ("ом", "ий")),
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -123,6 +152,33 @@ class PeopleFinder:
         self._common = common_words()
         # watchlist id -> the folded first words of its names (Donald for Trump)
         self._watchlist_first = watchlist_first
+
+    def _nominative(self, text: str) -> str:
+        """A Russian male name in an oblique case, in the nominative (Вячеслава
+        Александрова -> Вячеслав Александров), so it gets the nominative's id;
+        any other name as it is."""
+        words = text.split()
+        if len(words) < 2 or not "а" <= words[0][-1:].lower() <= "я":
+            return ""
+        first = words[0]
+        if fold(first) in self._first:
+            return ""  # already the nominative (or a female name)
+        for first_endings, surname_endings in _RUSSIAN_CASES.values():
+            for ending in first_endings:
+                if not first.endswith(ending):
+                    continue
+                stem = first[: -len(ending)]
+                # Soft stems: Юрия, Андрею -> Юрий, Андрей; hard: Максима -> Максим.
+                order = ("й", "") if ending in ("я", "ю", "ем", "е", "и") else ("", "й")
+                base = next((stem + e for e in order if fold(stem + e) in self._first), None)
+                if base is None:
+                    continue
+                last = words[-1]
+                for oblique, nominative in surname_endings:
+                    if last.endswith(oblique):
+                        return " ".join([base, *words[1:-1], last[: -len(oblique)] + nominative])
+                return ""
+        return ""
 
     def _is_first_name(self, word: str) -> bool:
         folded = fold(word.split("-")[0])
@@ -270,7 +326,9 @@ class PeopleFinder:
                     and one_place
                     and anchor == 0
                     and not recurring
-                    and is_latin_like(text[s:e])  # not Власти Казахстана
+                    # The first name as written, not a case of one: Мария Иванова,
+                    # not Власти Казахстана.
+                    and fold(text[words[0][0] : words[0][1]].split("-")[0]) in self._first
                 ):
                     # After a first name, a city's name is a surname (Jesse
                     # Jackson, not the capital of Mississippi).
@@ -317,4 +375,5 @@ class PeopleFinder:
         replaced.update(inside)
         if first_taken is not None:
             replaced.update(first_taken)
-        return Person(start, end, text[start:end], self._byline_before(text, start))
+        found = text[start:end]
+        return Person(start, end, found, self._byline_before(text, start), self._nominative(found))

@@ -151,3 +151,18 @@ def test_a_surname_that_comes_back_alone_makes_a_person_of_an_unknown_first_name
     assert "person:~barack-obama" not in _persons(_enrich(enricher, once, "en"))
     german = "Die Kölner Silvesternacht bleibt ein Thema. Die Silvesternacht war brutal."
     assert _persons(_enrich(enricher, german, "de")) == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "person"),
+    [
+        ("Суд арестовал Вячеслава Александрова в Москве.", "person:~вячеслав-александров"),
+        ("Награду вручили Юрию Дурову на церемонии.", "person:~юрии-дуров"),
+        ("Интервью с Максимом Ликсутовым вышло вчера.", "person:~максим-ликсутов"),
+        ("На конференции выступила Мария Иванова из Москвы.", "person:~мария-иванова"),
+    ],
+)
+def test_a_russian_name_in_any_case_gets_its_nominatives_id(
+    enricher: Enricher, text: str, person: str
+) -> None:
+    assert person in _persons(_enrich(enricher, text, "ru"))
