@@ -192,3 +192,48 @@ def search(
     if not hits:
         typer.echo(f"no article matches {query or 'the filters'!r}", err=True)
         raise typer.Exit(NO_HITS)
+
+
+def stories(
+    hours: Annotated[
+        float, typer.Option(help="Stories with an article in the last this many hours.")
+    ] = 24.0,
+    size: Annotated[int, typer.Option(help="How many stories, largest first.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print stories as JSON lines.")] = False,
+) -> None:
+    """The largest stories of the last hours (the stories index): articles, sources,
+    languages, and their first title. Exit 0 with stories, 1 without, 2 on an error."""
+    from pipeline.search.clients import connect
+    from pipeline.search.engine import SearchEngineError
+
+    if not 0 < hours <= 24 * 365 or not 0 < size <= 1000:
+        raise typer.BadParameter("--hours from 0 to 8760 and --size from 1 to 1000")
+    settings = command_settings()
+    since = datetime.now(UTC).timestamp() - hours * 3600
+    body = {
+        "query": {"range": {"last_seen": {"gte": datetime.fromtimestamp(since, UTC).isoformat()}}},
+        "sort": [{"articles": "desc"}, {"last_seen": "desc"}],
+        "size": size,
+    }
+    engine = connect(settings)
+    try:
+        result = engine.search(settings.index_stories, body)
+    except SearchEngineError as exc:
+        raise failure(f"stories: {exc}", code=SEARCH_ERROR) from exc
+    finally:
+        engine.close()
+    for hit in result.hits:
+        story = hit.source
+        if as_json:
+            typer.echo(json.dumps(story, ensure_ascii=False))
+            continue
+        languages = ", ".join(story.get("languages", []))
+        typer.echo(
+            f"{story.get('title')}\n  {story.get('articles')} articles, "
+            f"{story.get('source_count')} sources, [{languages}]  "
+            f"{(story.get('first_seen') or '')[:16]} .. {(story.get('last_seen') or '')[:16]}"
+            f"  story {hit.id}"
+        )
+    if not result.hits:
+        typer.echo(f"no story in the last {hours:g} hours", err=True)
+        raise typer.Exit(NO_HITS)

@@ -11,7 +11,7 @@ import vigie
 from commands.common import OPTIONS
 from commands.connector import connector_app, ingest
 from commands.dlq import dlq_app
-from commands.engine import es_app, search
+from commands.engine import es_app, search, stories
 from commands.feeds import feeds_app
 from commands.kibana import kibana_app
 from commands.paths import paths
@@ -85,7 +85,7 @@ app.add_typer(kibana_app, name="kibana")
 app.add_typer(feeds_app, name="feeds")
 app.add_typer(connector_app, name="connector")
 app.add_typer(dlq_app, name="dlq")
-for command in (ingest, enrich, worker, search, paths):
+for command in (ingest, enrich, worker, search, stories, paths):
     app.command()(command)
 
 

@@ -165,6 +165,12 @@ def _story_across_a_restart(stack: Stack, hook: str) -> None:
     assert "country:KP" in document["tags"]
     assert {t["language"]: t["title"] for t in document["titles"]}["ko"] == EVENT[2].title
     assert document["first_seen"].startswith("2026-11-25T07:30")
+    listed = stack.run("stories", "--hours", "8760")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines()[0] == EVENT[0].title
+    assert "3 articles, 3 sources, [" in listed.stdout
+    nothing = stack.run("stories", "--hours", "0.001")
+    assert nothing.returncode == 1
     alerts = wait_for("the story's alert and follow-ups", lambda: _reasons(3), timeout=60)
     # Alerts of a rule go out side by side: any of the three may be the first.
     assert sorted(language for language, _ in alerts) == ["en", "fr", "ko"]
