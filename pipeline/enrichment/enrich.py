@@ -126,6 +126,7 @@ class Enricher:
             with self.timings.stage("ner"):
                 for where, text in texts:
                     entities.extend(self.ner.find(text, where, language, entities))
+        entities = self.linker.supported(entities)
         tags = self.linker.tags(entities)
         if len(entities) > MAX_ENTITIES:
             # Tags come from all of them; the mentions listed are the first ones.

@@ -28,6 +28,7 @@ class EntityLinker:
     def __init__(self, gazetteer: Gazetteer) -> None:
         self._matcher = Matcher(gazetteer.patterns)
         self._labels = gazetteer.labels
+        self._needs_support = gazetteer.needs_support
         self._people = (
             PeopleFinder(gazetteer.names_path, _watchlist_first(gazetteer))
             if gazetteer.names_path is not None
@@ -117,6 +118,18 @@ class EntityLinker:
         if people:
             entities.sort(key=lambda e: e.start)
         return entities
+
+    def supported(self, entities: list[Entity]) -> list[Entity]:
+        """The entities less the mentions by a name that needs support (Georgia)
+        of an entity the article names no other way (Tbilisi, Georgian, Géorgie):
+        over all of an article's fields at once."""
+        if not self._needs_support:
+            return entities
+        doubtful = [fold(e.text) in self._needs_support for e in entities]
+        if not any(doubtful):
+            return entities
+        named = {e.id for e, d in zip(entities, doubtful, strict=True) if not d}
+        return [e for e, d in zip(entities, doubtful, strict=True) if not d or e.id in named]
 
     def tags(self, entities: Iterable[Entity]) -> tuple[Tag, ...]:
         entities = list(entities)

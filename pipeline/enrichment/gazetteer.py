@@ -156,6 +156,9 @@ class Gazetteer:
     labels: Labels
     # names.yaml: roles, bylines, organisation heads (pipeline/enrichment/people.py)
     names_path: Path | None = None
+    # Folded names that stand for their country only in an article that names it
+    # another way too (supported.yaml: Georgia, with Tbilisi or Georgian).
+    needs_support: frozenset[str] = frozenset()
 
     @classmethod
     def load(cls, taxonomy_dir: Path, display_language: str = "fr") -> Gazetteer:
@@ -171,9 +174,15 @@ class Gazetteer:
         cities, ambiguous = city_patterns(
             folded_forms(cldr), country_populations(), lambda name: _inflections(name, None)
         )
+        supported = (
+            list(_places(taxonomy_dir / "supported.yaml"))
+            if (taxonomy_dir / "supported.yaml").is_file()
+            else []
+        )
         curated = [
             *_places(taxonomy_dir / "places.yaml"),
             *_demonyms(taxonomy_dir / "demonyms.yaml"),
+            *supported,
         ]
         others: dict[str, dict[str, str]] = {}
         listed = [
@@ -204,6 +213,7 @@ class Gazetteer:
             patterns=patterns,
             labels=Labels(display_language, countries, others),
             names_path=taxonomy_dir / "names.yaml",
+            needs_support=frozenset(fold(p.form) for p in supported),
         )
 
 

@@ -166,3 +166,12 @@ def test_a_russian_name_in_any_case_gets_its_nominatives_id(
     enricher: Enricher, text: str, person: str
 ) -> None:
     assert person in _persons(_enrich(enricher, text, "ru"))
+
+
+def test_georgia_is_the_country_only_when_the_article_names_it_another_way(
+    enricher: Enricher,
+) -> None:
+    country = "Protesters filled Tbilisi as Georgia's parliament voted on the law."
+    assert "GE" in _countries(_enrich(enricher, country, "en"))
+    state = "Georgia voters elected a new governor in Atlanta on Tuesday."
+    assert "GE" not in _countries(_enrich(enricher, state, "en"))
