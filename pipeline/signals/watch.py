@@ -34,7 +34,7 @@ from pipeline.alerts.delivery import AlertMessage
 from pipeline.alerts.marks import Marks
 from pipeline.alerts.rules import AlertRule
 from pipeline.alerts.store import RuleStore
-from pipeline.search.engine import SearchEngine, SearchEngineError
+from pipeline.search.engine import SearchEngine
 from pipeline.stream.deadletters import Topic
 from vigie import logs
 from vigie.retry import worth_saying
@@ -44,6 +44,7 @@ log = logs.get(__name__)
 SIGNALS_FIRING = Gauge("vigie_signals_firing", "Spike and silence conditions firing", ["rule"])
 
 _PREFIX = "signal:"
+_FROM_KAFKA = ("dead_letters", "lag")
 _SHOWN = 20  # articles listed with a spike
 _FEEDS = 1000  # feeds a silence rule watches at most
 _MIN_ARTICLES_FOR_A_RHYTHM = 3  # a feed needs this many to have a usual interval
@@ -273,21 +274,17 @@ class SignalWatcher:
         """One round over every spike and silence rule (a Faust timer calls this).
         The engine or Kafka failing skips the round: the next one tries again."""
         try:
-            if self._kafka is not None:
-                await asyncio.to_thread(self._kafka.sample)
             rules = [
                 r
                 for r in await asyncio.to_thread(self._store.all)
                 if r.enabled and r.kind != "match"
             ]
+            # Kafka is asked only while a rule reads its figures.
+            if self._kafka is not None and any(r.watch in _FROM_KAFKA for r in rules):
+                await asyncio.to_thread(self._kafka.sample)
             for rule in rules:
                 await self._check(rule)
-        except (SearchEngineError, OSError) as exc:
-            self._failures += 1
-            if worth_saying(self._failures):
-                log.warning("signals_not_checked", error=str(exc), failures=self._failures)
-            return
-        except Exception as exc:  # Kafka's errors and the rest: never stop the worker
+        except Exception as exc:  # the engine's, Kafka's, the rest: never stop the worker
             self._failures += 1
             if worth_saying(self._failures):
                 log.warning("signals_not_checked", error=repr(exc), failures=self._failures)
