@@ -1,10 +1,11 @@
-"""The worker's wiring: topics, tables, the four agents and their handlers, timers,
+"""The worker's wiring: topics, tables, the three agents and their handlers, timers,
 and the web server. What each stage does lives in its own module:
 
     news.raw      --enrich (enriching.py)-->            news.enriched
-    news.enriched --index  (indexing.py, in batches)--> the articles alias
-                          (and the stories index: pipeline/signals/storyboard.py)
-    news.enriched --match  (matching.py, in batches)--> news.alerts
+    news.enriched --index, in batches, each batch both:
+                    indexed  (indexing.py) -->           the articles alias
+                             (and the stories index: pipeline/signals/storyboard.py)
+                    matched  (matching.py) -->           news.alerts
     news.alerts   --deliver (alerts/dispatch.py)-->     webhooks
     anything unprocessable --> news.dlq (deadletters.py)
 
@@ -200,20 +201,22 @@ def create_app(
             log.info("exit_after_reached", indexed=indexed)
             os.kill(os.getpid(), signal.SIGTERM)
 
-    def batch(handle: BulkIndexer | RuleMatcher) -> EventBatch[Article]:
-        return EventBatch(
-            handle,
-            settings.bulk_max_docs,
-            settings.bulk_max_bytes,
-            settings.bulk_max_wait_seconds,
-        )
-
-    to_index = batch(
-        BulkIndexer(
-            engine, settings.index_articles, dead_letters, engine_setup.ready, count_indexed
-        )
+    indexer = BulkIndexer(
+        engine, settings.index_articles, dead_letters, engine_setup.ready, count_indexed
     )
-    to_match = batch(RuleMatcher(rules, alerts, dead_letters, engine_setup.ready))
+    matcher = RuleMatcher(rules, alerts, dead_letters, engine_setup.ready)
+
+    async def index_and_match(batch: list[tuple[Event, Article]]) -> None:
+        # Side by side: each waits on the engine, and an event is acked once both
+        # are done with its batch.
+        await asyncio.gather(indexer(batch), matcher(batch))
+
+    to_index = EventBatch(
+        index_and_match,
+        settings.bulk_max_docs,
+        settings.bulk_max_bytes,
+        settings.bulk_max_wait_seconds,
+    )
     dispatcher = Dispatcher(
         rules,
         engine,
@@ -229,26 +232,18 @@ def create_app(
     async def enrich(stream: faust.StreamT[bytes]) -> None:
         await enrich_stage.run(_unacked(stream))
 
+    # One agent indexes and matches: each article of news.enriched is delivered,
+    # decoded and acked once, not once per stage.
     @app.agent(enriched, name="index")
     async def index(stream: faust.StreamT[bytes]) -> None:
         async for event, article in valid_articles(_unacked(stream), "index", dead_letters):
             await to_index.add(event, article, len(event.value))
-
-    @app.agent(enriched, name="match")
-    async def match(stream: faust.StreamT[bytes]) -> None:
-        # The index agent dead-letters what neither can read.
-        async for event, article in valid_articles(_unacked(stream), "match", None):
-            await to_match.add(event, article, len(event.value))
 
     # Several alerts at once: a rule with a throttle or digest one at a time (the
     # dispatcher locks its state), any other at most 4 at a time.
     @app.agent(alerts, name="deliver", concurrency=settings.delivery_concurrency)
     async def deliver(stream: faust.StreamT[bytes]) -> None:
         await dispatcher.run(_unacked(stream))
-
-    async def flush_waiting_batches() -> None:
-        await to_index.flush_if_waiting()
-        await to_match.flush_if_waiting()
 
     async def roll_over() -> None:
         try:
@@ -289,7 +284,7 @@ def create_app(
                     )
 
     app.timer(interval=2.0)(check_dependencies)
-    app.timer(interval=settings.bulk_max_wait_seconds / 2)(flush_waiting_batches)
+    app.timer(interval=settings.bulk_max_wait_seconds / 2)(to_index.flush_if_waiting)
     app.timer(interval=1.0)(dispatcher.flush_digests)
     app.timer(interval=1.0)(dispatcher.flush_records)
     app.timer(interval=3600.0)(dispatcher.expire_marks)

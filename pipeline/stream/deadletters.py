@@ -60,17 +60,15 @@ class TopicDeadLetters:
 
 
 async def valid_articles(
-    events: AsyncIterable[Event], stage: str, dead_letters: DeadLetters | None
+    events: AsyncIterable[Event], stage: str, dead_letters: DeadLetters
 ) -> AsyncIterator[tuple[Event, Article]]:
     """The events that carry a valid article, with it. An invalid one is acked
-    here, after its dead letter is sent (when `dead_letters` is given: several
-    stages read one topic, and one of them speaks for all)."""
+    here, after its dead letter is sent."""
     async for event in events:
         try:
             article = Article.model_validate_json(event.value)
         except ValidationError as exc:
-            if dead_letters is not None:
-                await dead_letters.send(event, stage, invalid("article", exc))
+            await dead_letters.send(event, stage, invalid("article", exc))
             event.ack()
             continue
         yield event, article

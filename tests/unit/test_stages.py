@@ -91,7 +91,7 @@ def test_a_dead_letter_of_binary_bytes_keeps_them_in_base64() -> None:
 
 
 def _read_valid(
-    events: list[FakeEvent], dead_letters: ListDeadLetters | None
+    events: list[FakeEvent], dead_letters: ListDeadLetters
 ) -> list[tuple[Event, Article]]:
     async def go() -> list[tuple[Event, Article]]:
         return [pair async for pair in valid_articles(stream(events), "unit", dead_letters)]
@@ -122,12 +122,6 @@ def test_valid_articles_dead_letters_and_acks_invalid_ones() -> None:
     assert all(r.startswith("not a valid article: ") for r in dead_letters.reasons())
     assert "source" in dead_letters.reasons()[1]
     assert (no_json.acks, good.acks, no_source.acks) == (1, 0, 1)
-
-
-def test_valid_articles_without_a_sink_only_acks_invalid_ones() -> None:
-    bad = FakeEvent(b"[]")
-    assert _read_valid([bad], None) == []
-    assert bad.acks == 1
 
 
 # -- enrich ---------------------------------------------------------------------------
