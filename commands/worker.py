@@ -64,11 +64,11 @@ def worker(
     ] = None,
 ) -> None:
     """Run the stream worker (enrich, index, match, deliver) until SIGTERM or Ctrl+C."""
-    from pipeline.enrichment.enrich import Enricher
     from pipeline.search.clients import connect
     from pipeline.search.engine import SearchEngineError
     from pipeline.search.templates import Indices, SetupError
     from pipeline.stream.app import Worker, create_app
+    from pipeline.stream.enrichpool import enrichment
     from pipeline.stream.indices import EngineSetup
     from pipeline.stream.topics import TopicsUnavailable, ensure_topics
 
@@ -93,7 +93,7 @@ def worker(
         log.warning("search_setup_deferred", error=str(exc))
     faust_app = create_app(
         settings,
-        enricher=Enricher.from_settings(settings),
+        enrichment=enrichment(settings),
         engine=engine,
         engine_setup=engine_setup,
         exit_after=exit_after,

@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     signals_check_seconds: float = Field(default=15.0, gt=0)
     # An article still being enriched after this long is dead-lettered.
     enrich_deadline_seconds: float = Field(default=10.0, gt=0)
+    # Child processes that enrich articles (pipeline/stream/enrichpool.py); 0: a
+    # thread of the worker.
+    enrich_processes: int = Field(default=1, ge=0, le=64)
     # Language of tag and entity labels ("Corée du Nord" for fr).
     display_language: str = "fr"
     # Statistical NER per document language: language -> spaCy model package

@@ -35,7 +35,6 @@ from pipeline.alerts.dispatch import DeliveryPolicy, Dispatcher
 from pipeline.alerts.marks import Marks
 from pipeline.alerts.store import RuleStore
 from pipeline.enrichment.duplicates import DuplicateIndex, changelog_configs, sweep_interval
-from pipeline.enrichment.enrich import Enricher
 from pipeline.search.engine import SearchEngine, SearchEngineError
 from pipeline.search.retention import pruning
 from pipeline.search.templates import rollover, rollover_conditions
@@ -46,6 +45,7 @@ from pipeline.stream import rewind
 from pipeline.stream.batching import EventBatch
 from pipeline.stream.deadletters import TopicDeadLetters, valid_articles
 from pipeline.stream.enriching import EnrichStage
+from pipeline.stream.enrichpool import Enrichment
 from pipeline.stream.indexing import BulkIndexer
 from pipeline.stream.indices import EngineSetup
 from pipeline.stream.matching import RuleMatcher
@@ -104,7 +104,7 @@ def _credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
 def create_app(
     settings: Settings,
     *,
-    enricher: Enricher,
+    enrichment: Enrichment,
     engine: SearchEngine,
     engine_setup: EngineSetup,
     exit_after: int | None = None,
@@ -183,7 +183,7 @@ def create_app(
     rules = RuleStore(engine, settings.index_alert_rules)
 
     enrich_stage = EnrichStage(
-        enricher,
+        enrichment,
         near_copies,
         stories,
         enriched,
@@ -228,7 +228,9 @@ def create_app(
         settings.index_stories,
     )
 
-    @app.agent(raw, name="enrich")
+    # With child processes, two articles each: one being enriched while the
+    # loop links, assigns and sends the other.
+    @app.agent(raw, name="enrich", concurrency=max(1, 2 * settings.enrich_processes))
     async def enrich(stream: faust.StreamT[bytes]) -> None:
         await enrich_stage.run(_unacked(stream))
 
@@ -329,6 +331,7 @@ def create_app(
         finally:
             await runner.cleanup()
             await dispatcher.close()
+            enrichment.close()
 
     app.task(serve_web)
     return app

@@ -4,17 +4,16 @@ story (pipeline/signals/stories.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterable
-from concurrent.futures import ThreadPoolExecutor
 
 from prometheus_client import Counter, Histogram
 
 from pipeline.enrichment.duplicates import DuplicateIndex
-from pipeline.enrichment.enrich import Enricher, EnrichmentTimeout
+from pipeline.enrichment.enrich import EnrichmentTimeout
 from pipeline.signals.stories import StoryIndex
 from pipeline.stream.deadletters import Topic, valid_articles
+from pipeline.stream.enrichpool import Enrichment, EnrichmentCrashed
 from vigie import logs
 from vigie.article import Article
 from vigie.deadletter import DeadLetters, Event
@@ -28,7 +27,7 @@ ENRICH_SECONDS = Histogram("vigie_enrich_seconds", "Time to enrich one article")
 class EnrichStage:
     def __init__(
         self,
-        enricher: Enricher,
+        enrichment: Enrichment,
         duplicates: DuplicateIndex,
         stories: StoryIndex,
         enriched: Topic,
@@ -36,16 +35,13 @@ class EnrichStage:
         deadline: float = 10.0,
         max_bytes: int = 1_000_000,
     ) -> None:
-        self._enricher = enricher
+        self._enrichment = enrichment
         self._duplicates = duplicates
         self._stories = stories
         self._enriched = enriched
         self._dead_letters = dead_letters
         self._deadline = deadline
         self._max_bytes = max_bytes
-        # Off the event loop (health, the API and the other agents stay live), one
-        # article at a time (the enricher is not shared between threads).
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="enrich")
 
     async def run(self, events: AsyncIterable[Event]) -> None:
         """Each event is acked once its result (or dead letter) is sent: Faust
@@ -58,9 +54,7 @@ class EnrichStage:
         try:
             deadline = time.monotonic() + self._deadline
             with ENRICH_SECONDS.time():
-                result = await asyncio.get_running_loop().run_in_executor(
-                    self._thread, self._enricher.enrich, article, deadline
-                )
+                result = await self._enrichment(article, deadline)
             # The tables stay on the event loop's thread.
             result = self._duplicates.link(result)
             story = self._stories.assign(result)
@@ -69,6 +63,9 @@ class EnrichStage:
             await self._dead_letters.send(
                 event, "enrich", f"{exc} ({self._deadline:g}s; VIGIE_ENRICH_DEADLINE_SECONDS)"
             )
+            return
+        except EnrichmentCrashed as exc:
+            await self._dead_letters.send(event, "enrich", str(exc))
             return
         except Exception as exc:  # one bad article must not stop the stream
             log.exception("enrich_failed", article_id=article.id)

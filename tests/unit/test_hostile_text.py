@@ -16,6 +16,7 @@ from pipeline.enrichment.duplicates import DuplicateIndex
 from pipeline.enrichment.enrich import MAX_ENTITIES, Enricher, EnrichmentTimeout
 from pipeline.signals.stories import StoryIndex
 from pipeline.stream.enriching import EnrichStage
+from pipeline.stream.enrichpool import ThreadEnrichment
 from tests.conftest import make_article, raw_message
 from tests.unit.fakes import FakeEvent, FakeTopic, ListDeadLetters, stream
 from vigie.article import TEXT_CHARS, TITLE_CHARS, Article
@@ -43,7 +44,12 @@ def test_a_passed_deadline_stops_enrichment(enricher: Enricher) -> None:
 def test_the_enrich_stage_dead_letters_an_article_past_its_deadline(enricher: Enricher) -> None:
     dead_letters, out = ListDeadLetters(), FakeTopic()
     stage = EnrichStage(
-        enricher, DuplicateIndex({}), StoryIndex({}), out, dead_letters, deadline=1e-9
+        ThreadEnrichment(enricher),
+        DuplicateIndex({}),
+        StoryIndex({}),
+        out,
+        dead_letters,
+        deadline=1e-9,
     )
     event = FakeEvent(raw_message("https://x.example/slow", "Titre", "La Russie. " * 200))
     asyncio.run(stage.run(stream([event])))
@@ -98,7 +104,12 @@ def test_an_enriched_article_over_the_message_limit_is_dead_lettered(enricher: E
     """It used to crash the agent after its offset was committed: gone, no trace."""
     dead_letters, out = ListDeadLetters(), FakeTopic()
     stage = EnrichStage(
-        enricher, DuplicateIndex({}), StoryIndex({}), out, dead_letters, max_bytes=20_000
+        ThreadEnrichment(enricher),
+        DuplicateIndex({}),
+        StoryIndex({}),
+        out,
+        dead_letters,
+        max_bytes=20_000,
     )
     event = FakeEvent(raw_message("https://x.example/big", "Titre", "La Russie. " * 5_000))
     asyncio.run(stage.run(stream([event])))
@@ -111,7 +122,9 @@ def test_an_enriched_article_over_the_message_limit_is_dead_lettered(enricher: E
 
 def test_a_900_kb_title_is_cut_and_sent_on(enricher: Enricher) -> None:
     dead_letters, out = ListDeadLetters(), FakeTopic()
-    stage = EnrichStage(enricher, DuplicateIndex({}), StoryIndex({}), out, dead_letters)
+    stage = EnrichStage(
+        ThreadEnrichment(enricher), DuplicateIndex({}), StoryIndex({}), out, dead_letters
+    )
     event = FakeEvent(raw_message("https://x.example/title", "Moscou " * 130_000, "La Russie."))
     asyncio.run(stage.run(stream([event])))
     assert dead_letters.sent == []

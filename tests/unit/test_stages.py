@@ -24,6 +24,7 @@ from pipeline.search.templates import Indices, SetupError
 from pipeline.signals.stories import StoryIndex
 from pipeline.stream.deadletters import TopicDeadLetters, valid_articles
 from pipeline.stream.enriching import EnrichStage
+from pipeline.stream.enrichpool import ThreadEnrichment
 from pipeline.stream.indexing import BulkIndexer
 from pipeline.stream.indices import EngineSetup
 from pipeline.stream.matching import RuleMatcher
@@ -137,7 +138,9 @@ def _enrich(
 ) -> tuple[FakeTopic, ListDeadLetters]:
     enriched, dead_letters = FakeTopic(), ListDeadLetters()
     duplicates = DuplicateIndex({} if state is None else state)
-    stage = EnrichStage(enricher, duplicates, StoryIndex({}), enriched, dead_letters)
+    stage = EnrichStage(
+        ThreadEnrichment(enricher), duplicates, StoryIndex({}), enriched, dead_letters
+    )
     asyncio.run(stage.run(stream(events)))
     return enriched, dead_letters
 

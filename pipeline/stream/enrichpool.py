@@ -1,0 +1,149 @@
+"""Where the enrich stage's enrichment runs: in child processes, or in one thread
+of the worker (`VIGIE_ENRICH_PROCESSES`, 0 for the thread).
+
+In a thread, enrichment is off the event loop but not out of its interpreter:
+under load the loop and the enrichment thread take turns on one GIL, so
+indexing, matching, delivery, heartbeats and health wait behind the
+gazetteer. In a child process each has its own core, and an article that
+crashes the enrichment (a native library's fault, memory) takes its child down,
+not the worker: the child is replaced and the article tried once more, then
+dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Protocol
+
+from pipeline.enrichment.enrich import Enricher
+from vigie import logs
+from vigie.article import Article
+from vigie.settings import Settings
+
+log = logs.get(__name__)
+
+
+class EnrichmentCrashed(RuntimeError):
+    """The child process enriching an article died, twice."""
+
+
+class Enrichment(Protocol):
+    async def __call__(self, article: Article, deadline: float) -> Article: ...
+
+    def close(self) -> None: ...
+
+
+class ThreadEnrichment:
+    """One thread of the worker (the enricher is not shared between threads)."""
+
+    def __init__(self, enricher: Enricher) -> None:
+        self._enricher = enricher
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="enrich")
+
+    async def __call__(self, article: Article, deadline: float) -> Article:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, self._enricher.enrich, article, deadline)
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=False, cancel_futures=True)
+
+
+# The child's own enricher, built once by its initializer.
+_enricher: Enricher | None = None
+
+
+def _start_child(settings: Settings) -> None:
+    global _enricher
+    # First: the worker may die while the enricher is being built.
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    # Ctrl+C reaches the whole process group: the worker decides when children stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logs.configure(settings.log_level, settings.log_format)
+    _enricher = Enricher.from_settings(settings)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker killed with SIGKILL cannot stop its children, and they would wait
+    for work forever (each holds both ends of its task queue): a child whose
+    parent is gone exits."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
+def _enrich_in_child(article: Article, deadline: float) -> Article:
+    assert _enricher is not None, "the child's initializer builds it"
+    return _enricher.enrich(article, deadline)
+
+
+def _ready() -> int:
+    return os.getpid()
+
+
+class ProcessEnrichment:
+    """`processes` children, each with its own enricher (built from the gazetteer
+    cache: a few seconds, started with the worker)."""
+
+    def __init__(self, settings: Settings, processes: int) -> None:
+        self._settings = settings
+        self._processes = processes
+        self._pool = self._start()
+        # After a crash, the second tries go one at a time, so that an article
+        # sharing a child's death with the one that caused it gets a fair retry.
+        self._retries = asyncio.Lock()
+
+    def _start(self) -> ProcessPoolExecutor:
+        pool = ProcessPoolExecutor(
+            self._processes,
+            # Not fork: the worker has threads (Kafka clients, the engine's pool).
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_child,
+            initargs=(self._settings,),
+        )
+        for _ in range(self._processes):  # start the children now, not on the first article
+            pool.submit(_ready)
+        return pool
+
+    async def __call__(self, article: Article, deadline: float) -> Article:
+        pool = self._pool
+        try:
+            return await self._on(pool, article, deadline)
+        except BrokenProcessPool:
+            self._replace(pool, article)
+        async with self._retries:
+            pool = self._pool
+            try:
+                return await self._on(pool, article, deadline)
+            except BrokenProcessPool as exc:
+                self._replace(pool, article)
+                raise EnrichmentCrashed(
+                    "the process enriching it died twice (a crash or out of memory)"
+                ) from exc
+
+    @staticmethod
+    async def _on(pool: ProcessPoolExecutor, article: Article, deadline: float) -> Article:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(pool, _enrich_in_child, article, deadline)
+
+    def _replace(self, broken: ProcessPoolExecutor, article: Article) -> None:
+        if broken is self._pool:  # not replaced yet by another article's failure
+            log.warning("enrich_process_died", article_id=article.id)
+            self._pool = self._start()
+            broken.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def enrichment(settings: Settings) -> Enrichment:
+    """The enrichment `settings` ask for."""
+    if settings.enrich_processes:
+        return ProcessEnrichment(settings, settings.enrich_processes)
+    return ThreadEnrichment(Enricher.from_settings(settings))

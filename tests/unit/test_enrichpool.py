@@ -1,0 +1,109 @@
+"""Enrichment in child processes: the same articles as in the worker's thread, a
+dead child replaced, and no child left behind by a worker killed with SIGKILL."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pipeline.enrichment.enrich import Enricher
+from pipeline.stream.enrichpool import ProcessEnrichment, ThreadEnrichment
+from tests.conftest import make_article
+from vigie.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+TEXT = (
+    "Vladimir Poutine a reçu Kim Jong-un à Moscou. La Corée du Nord et la Russie "
+    "ont signé un accord, selon le Kremlin."
+)
+
+
+def _far() -> float:
+    return time.monotonic() + 60
+
+
+def test_a_child_process_enriches_as_the_thread_does(enricher: Enricher) -> None:
+    articles = [make_article(f"https://x.example/{n}", f"Sommet {n}", TEXT) for n in range(3)]
+    pool = ProcessEnrichment(Settings(), 1)
+    thread = ThreadEnrichment(enricher)
+
+    async def both() -> tuple[list[object], list[object]]:
+        apart = [await pool(a, _far()) for a in articles]
+        inside = [await thread(a, _far()) for a in articles]
+        return apart, inside
+
+    try:
+        apart, inside = asyncio.run(both())
+    finally:
+        pool.close()
+        thread.close()
+    assert apart == inside
+    assert {t.id for t in inside[0].tags} >= {"country:KP", "country:RU"}  # type: ignore[attr-defined]
+
+
+def test_a_dead_child_is_replaced_and_its_article_tried_again() -> None:
+    pool = ProcessEnrichment(Settings(), 1)
+    article = make_article("https://x.example/again", "Moscou", TEXT)
+
+    async def run() -> tuple[str | None, str | None]:
+        first = await pool(article, _far())
+        for child in multiprocessing.active_children():
+            os.kill(child.pid or 0, signal.SIGKILL)
+        second = await pool(article, _far())  # on a child started for it
+        return first.language, second.language
+
+    try:
+        assert asyncio.run(run()) == ("fr", "fr")
+    finally:
+        pool.close()
+
+
+CHILDREN = """
+import asyncio, multiprocessing, sys, time
+from pipeline.stream.enrichpool import ProcessEnrichment
+from tests.conftest import make_article
+from vigie.settings import Settings
+
+async def main() -> None:
+    pool = ProcessEnrichment(Settings(), 2)
+    await pool(make_article("https://x.example/k", "Moscou", "La Russie."), time.monotonic() + 60)
+    print(" ".join(str(c.pid) for c in multiprocessing.active_children()), flush=True)
+    await asyncio.sleep(600)
+
+asyncio.run(main())
+"""
+
+
+def test_children_exit_when_the_worker_is_killed() -> None:
+    worker = subprocess.Popen(
+        [sys.executable, "-c", CHILDREN],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert worker.stdout is not None
+    children = [int(pid) for pid in worker.stdout.readline().split()]
+    assert len(children) == 2, children
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    deadline = time.monotonic() + 15
+    alive = children
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.2)
+        alive = [pid for pid in children if _alive(pid)]
+    assert alive == [], f"children {alive} outlived their killed worker"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has exited, waiting for its reaper
