@@ -5,6 +5,11 @@ rule (about 1 article in 5 matches). `vigie services up` first.
 
     .venv/bin/python -m bench.pipeline_bench [--rate 60] [--seconds 60] [--workers 1]
     .venv/bin/python -m bench.pipeline_bench --matrix 60x1,120x1,200x1,200x2
+    .venv/bin/python -m bench.pipeline_bench --matrix 150x1p0,150x1p1
+
+Each configuration is RATExWORKERS, and pN to give the workers N enrichment
+processes (VIGIE_ENRICH_PROCESSES; p0: the worker's own thread); without it, the
+setting's default.
 
 Each configuration (RATExWORKERS) runs on fresh private topics and prints one row:
 
@@ -19,9 +24,10 @@ Each configuration (RATExWORKERS) runs on fresh private topics and prints one ro
 - consumer lag on the raw topic (end offsets minus the group's committed
   offsets, every LAG_EVERY s): max, and final once drained; the same for the
   enriched topic (index and match), where a backlog goes once enrich keeps up;
-- CPU seconds and peak RSS of each worker (from /proc) and of the bench itself,
-  CPU counted from the first article produced to the end of the drain, and the
-  cores that makes over that time (a worker well under 1 is waiting, or starved);
+- CPU seconds and peak RSS of each worker, its enrichment processes included
+  (from /proc), and of the bench itself, CPU counted from the first article
+  produced to the end of the drain, the cores that makes over that time (a worker
+  well under 1 is waiting, or starved) and the milliseconds per article;
 - counts: indexed once, duplicates (documents beyond one per id), not found when
   the drain cap ran out; alerts in one call, in more than one, missing, and calls
   for articles without the keyword.
@@ -179,13 +185,35 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def process_stats(pid: int) -> tuple[float, float]:
-    """(CPU seconds, peak RSS in MB) of a live process, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    # utime and stime are fields 14 and 15 of stat(5); the split starts at field 3.
-    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    status = Path(f"/proc/{pid}/status").read_text()
-    peak = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
-    return cpu, int(peak.group(1)) / 1024 if peak else math.nan
+    """(CPU seconds, peak RSS in MB) of a live process and its live descendants
+    (a worker's enrichment processes), from /proc; peak RSS is the sum of each
+    one's peak."""
+    cpu, peak = 0.0, 0.0
+    for one in [pid, *_descendants(pid)]:
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+            status = Path(f"/proc/{one}/status").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        # utime and stime are fields 14 and 15 of stat(5); the split starts at field 3.
+        cpu += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+        peak += int(found.group(1)) / 1024 if found else math.nan
+    return cpu, peak
+
+
+def _descendants(pid: int) -> list[int]:
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with suppress(OSError, ValueError, IndexError):
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    found, todo = [], [pid]
+    while todo:
+        children = [child for child, parent in parents.items() if parent == todo[-1]]
+        todo.pop()
+        found += children
+        todo += children
+    return found
 
 
 def machine_ticks() -> tuple[int, int]:
@@ -346,6 +374,7 @@ class Searchable(Background):
 class Result:
     rate: float
     workers: int
+    processes: int | None  # VIGIE_ENRICH_PROCESSES given to the workers (None: default)
     produced: int = 0
     produce_seconds: float = 0.0
     achieved: float = math.nan
@@ -452,10 +481,13 @@ def _log_problems(path: Path) -> list[str]:
     return [f"{count} x {first[:300]}" for first, count in kinds.values()]
 
 
-def run(texts: RealTexts, rate: float, total: int, workers: int, drain: float) -> Result:
-    result = Result(rate, workers, load=(os.getloadavg()[0], 0.0))
+def run(
+    texts: RealTexts, rate: float, total: int, workers: int, processes: int | None, drain: float
+) -> Result:
+    result = Result(rate, workers, processes, load=(os.getloadavg()[0], 0.0))
     env = {
         **private_environment("pipeline"),
+        **({"VIGIE_ENRICH_PROCESSES": str(processes)} if processes is not None else {}),
         "VIGIE_TOPIC_PARTITIONS": str(PARTITIONS),
         "VIGIE_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",
         "VIGIE_API_TOKEN": uuid.uuid4().hex,
@@ -643,18 +675,19 @@ def table(results: list[Result]) -> str:
     lines = [
         "| rate/s x workers | produced | achieved/s | searchable p50/p95/p99 s | webhook "
         "p50/p95/p99 s | lag raw max, final; enriched max, final "
-        "| worker CPU s = cores (peak RSS MB) "
+        "| worker CPU s = cores = ms/article (peak RSS MB) "
         "| bench CPU s (RSS MB) | indexed once, dup, not found | alerts once, >1, missing "
         "| load 1 min (start, end), machine busy |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         workers = ", ".join(
-            f"{cpu:.0f} = {cpu / r.measured_seconds:.2f} core ({rss:.0f})"
+            f"{cpu:.0f} = {cpu / r.measured_seconds:.2f} core "
+            f"= {1000 * cpu / max(1, r.produced):.1f} ({rss:.0f})"
             for cpu, rss in zip(r.worker_cpu, r.worker_rss, strict=True)
         )
         lines.append(
-            f"| {r.rate:g} x {r.workers} | {r.produced} in {r.produce_seconds:.0f} s "
+            f"| {_label(r)} | {r.produced} in {r.produce_seconds:.0f} s "
             f"| {r.achieved:.0f} | {_seconds(r.searchable, r.produced)} "
             f"| {_seconds(r.webhook, r.alerts_expected)} "
             f"| {r.lag_max}, {r.lag_final}; {r.enriched_max}, {r.enriched_final} "
@@ -666,12 +699,17 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def _label(r: Result) -> str:
+    label = f"{r.rate:g} x {r.workers}"
+    return label if r.processes is None else f"{label}, {r.processes} enrich processes"
+
+
 def details(r: Result) -> str:
     """What the row cannot hold: the lag series, stalls, oddities, the log lines."""
     every = max(1, len(r.lag_series) // 20)
     series = " ".join(f"{at:.0f}:{raw}/{enr}" for at, raw, enr in r.lag_series[::every])
     lines = [
-        f"{r.rate:g}/s x {r.workers}: poll round {r.poll_round:.2f} s (median); "
+        f"{_label(r)}: poll round {r.poll_round:.2f} s (median); "
         f"{len(r.searchable)} searchable, {len(r.webhook)} alerts timed; "
         f"lag s:raw/enriched {series}"
     ]
@@ -686,13 +724,14 @@ def details(r: Result) -> str:
     return "\n".join(lines)
 
 
-def configurations(args: argparse.Namespace) -> list[tuple[float, int]]:
+def configurations(args: argparse.Namespace) -> list[tuple[float, int, int | None]]:
     if not args.matrix:
-        return [(args.rate, args.workers)]
+        return [(args.rate, args.workers, args.processes)]
     found = []
     for item in args.matrix.split(","):
-        rate, _, workers = item.strip().partition("x")
-        found.append((float(rate), int(workers or 1)))
+        rate, _, rest = item.strip().partition("x")
+        workers, _, processes = rest.partition("p")
+        found.append((float(rate), int(workers or 1), int(processes) if processes else None))
     return found
 
 
@@ -702,6 +741,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="seconds of production")
     parser.add_argument("--articles", type=int, help="articles per configuration (else rate x s)")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--processes", type=int, help="enrichment processes per worker (default: the setting's)"
+    )
     parser.add_argument("--matrix", help='configurations RATExWORKERS, e.g. "60x1,200x2"')
     parser.add_argument(
         "--drain", type=float, default=120.0, help="cap in s on the wait after the last article"
@@ -715,10 +757,10 @@ def main() -> None:
         flush=True,
     )
     results = []
-    for rate, workers in configurations(args):
+    for rate, workers, processes in configurations(args):
         total = args.articles or int(rate * args.seconds)
         print(f"{rate:g} articles/s x {workers} worker(s), {total} articles", flush=True)
-        results.append(run(texts, rate, total, workers, args.drain))
+        results.append(run(texts, rate, total, workers, processes, args.drain))
         print(details(results[-1]), flush=True)
         print(table(results), flush=True)  # so far: a later configuration may fail
 

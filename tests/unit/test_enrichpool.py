@@ -15,6 +15,7 @@ from pathlib import Path
 from pipeline.enrichment.enrich import Enricher
 from pipeline.stream.enrichpool import ProcessEnrichment, ThreadEnrichment
 from tests.conftest import make_article
+from vigie.article import Article
 from vigie.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,7 +34,7 @@ def test_a_child_process_enriches_as_the_thread_does(enricher: Enricher) -> None
     pool = ProcessEnrichment(Settings(), 1)
     thread = ThreadEnrichment(enricher)
 
-    async def both() -> tuple[list[object], list[object]]:
+    async def both() -> tuple[list[Article], list[Article]]:
         apart = [await pool(a, _far()) for a in articles]
         inside = [await thread(a, _far()) for a in articles]
         return apart, inside
@@ -44,7 +45,7 @@ def test_a_child_process_enriches_as_the_thread_does(enricher: Enricher) -> None
         pool.close()
         thread.close()
     assert apart == inside
-    assert {t.id for t in inside[0].tags} >= {"country:KP", "country:RU"}  # type: ignore[attr-defined]
+    assert {t.id for t in inside[0].tags} >= {"country:KP", "country:RU"}
 
 
 def test_a_dead_child_is_replaced_and_its_article_tried_again() -> None:
@@ -68,6 +69,7 @@ CHILDREN = """
 import asyncio, multiprocessing, sys, time
 from pipeline.stream.enrichpool import ProcessEnrichment
 from tests.conftest import make_article
+from vigie.article import Article
 from vigie.settings import Settings
 
 async def main() -> None:
