@@ -1,16 +1,19 @@
 """Percolation throughput against the real local engine (`vigie services up`
-first): articles per second matched against 10, 100 and 1,000 rules, batches of
-100 articles per percolate request beside one article per request.
+first): articles per second matched against 10, 100 and 1,000 rules, by batch
+size, today's request (every field of every article, every enabled rule) beside
+RuleStore.match (the rules the batch can satisfy, the fields rules read), run in
+turns on the same articles and rules; every run's matches are compared.
 
-    .venv/bin/python -m bench.percolate_bench [--articles 500]
+    .venv/bin/python -m bench.percolate_bench [--articles 500] [--rounds 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
-import uuid
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,15 +21,19 @@ from pipeline.alerts.rules import parse_rule
 from pipeline.alerts.store import RuleStore
 from pipeline.enrichment.enrich import Enricher
 from pipeline.search.clients import connect
-from pipeline.search.templates import Indices, setup
+from pipeline.search.documents import to_document
+from pipeline.search.engine import SearchEngine
+from pipeline.search.templates import rules_body
 from vigie.article import Article, Source, article_id
-from vigie.settings import Settings
+from vigie.settings import private_environment, private_indices, settings_for
 
 REPO = Path(__file__).resolve().parents[1]
 WORDS = [
     "Corée", "Russie", "sanctions", "nucléaire", "élection", "Ukraine", "Chine", "missile",
     "Trump", "Poutine", "Kim", "sommet", "négociations", "frontière", "accord", "pétrole",
 ]  # fmt: skip
+BATCHES = (1, 50, 100, 200, 500)
+Pairs = list[tuple[str, str]]  # (rule id, article id), sorted
 
 
 def _rules(count: int) -> list[dict[str, object]]:
@@ -46,18 +53,39 @@ def _rules(count: int) -> list[dict[str, object]]:
     return rules
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--articles", type=int, default=500)
-    args = parser.parse_args()
-    settings = Settings(index_alert_rules=f"bench-{uuid.uuid4().hex[:8]}-rules")
-    engine = connect(settings)
-    enricher = Enricher.from_settings(settings)
+def today(engine: SearchEngine, index: str, articles: Sequence[Article]) -> Pairs:
+    """The percolate request RuleStore.match sent before issue #14 (every field of
+    every article, against every enabled rule, each hit's rule parsed), kept to
+    measure against."""
+    documents = [to_document(a) for a in articles]
+    result = engine.search(
+        index,
+        {
+            "size": 10_000,
+            "query": {
+                "bool": {
+                    "must": {"percolate": {"field": "query", "documents": documents}},
+                    "filter": {"term": {"rule_enabled": True}},
+                }
+            },
+            "_source": ["rule"],
+        },
+    )
+    pairs = []
+    for hit in result.hits:
+        rule = parse_rule(hit.source["rule"])
+        for slot in hit.fields.get("_percolator_document_slot", [0]):
+            pairs.append((rule.id, articles[slot].id))
+    return pairs
+
+
+def _articles(count: int) -> list[Article]:
+    enricher = Enricher.from_settings(settings_for({}))
     passages = [
         json.loads(line) for line in (REPO / "tests/data/devset.jsonl").read_text().splitlines()
     ]
     articles = []
-    for n in range(args.articles):
+    for n in range(count):
         p = passages[n % len(passages)]
         url = f"https://bench.example/{n}"
         articles.append(
@@ -68,30 +96,77 @@ def main() -> None:
                 )
             )
         )  # fmt: skip
-    print(f"Percolation, {args.articles} enriched dev-set passages, local OpenSearch")
-    print(f"{'rules':>6} | {'batch of 100':>14} | {'one per request':>16} | matches")
-    setup(engine, Indices.from_settings(settings), settings.config_dir)
-    store = RuleStore(engine, settings.index_alert_rules)
+    return articles
+
+
+def _timed(
+    match: Callable[[Sequence[Article]], Pairs], articles: list[Article], batch: int
+) -> tuple[float, Pairs]:
+    """Articles per second, and every (rule, article) match."""
+    pairs: Pairs = []
+    started = time.perf_counter()
+    for start in range(0, len(articles), batch):
+        pairs.extend(match(articles[start : start + batch]))
+    return len(articles) / (time.perf_counter() - started), sorted(pairs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=2, help="turns of old and new per cell")
+    parser.add_argument("--single", type=int, default=50, help="articles sent one at a time")
+    args = parser.parse_args()
+    settings = settings_for(private_environment("percbench"))
+    engine = connect(settings)
+    articles = _articles(args.articles)
+    print(f"Percolation, {args.articles} enriched dev-set passages, local engine")
+    print("a/s: median of", args.rounds, "turns, old and new alternating")
+    print(f"{'rules':>5} | {'batch':>5} | {'today a/s':>9} | {'new a/s':>7} | matches | identical")
+    # The rules index alone: no articles templates to leave behind.
+    index = settings.index_alert_rules
+    engine.create_index(index, rules_body(settings.config_dir))
     loaded = 0
     try:
         for count in (10, 100, 1000):
+            writer = RuleStore(engine, index)
             for data in _rules(count)[loaded:]:
-                store.put(parse_rule(data), wait=False)
-            store.refresh()
+                writer.put(parse_rule(data), wait=False)
+            writer.refresh()
             loaded = count
-            started = time.perf_counter()
-            matches = sum(
-                len(store.match(articles[i : i + 100])) for i in range(0, len(articles), 100)
-            )
-            batched = len(articles) / (time.perf_counter() - started)
-            sample = articles[:100]
-            started = time.perf_counter()
-            for article in sample:
-                store.match([article])
-            single = len(sample) / (time.perf_counter() - started)
-            print(f"{count:>6} | {batched:>10.0f} a/s | {single:>12.0f} a/s | {matches}")
+            for batch in BATCHES:
+                # One article at a time is slow: measured on the first `single`.
+                sample = articles[: args.single] if batch == 1 else articles
+                store = RuleStore(engine, index, batch_size=batch)
+
+                def new(chunk: Sequence[Article], store: RuleStore = store) -> Pairs:
+                    return [(m.rule.id, m.article.id) for m in store.match(chunk)]
+
+                def old(chunk: Sequence[Article]) -> Pairs:
+                    return today(engine, index, chunk)
+
+                rates: dict[str, list[float]] = {"old": [], "new": []}
+                found: dict[str, list[Pairs]] = {"old": [], "new": []}
+                for turn in range(args.rounds):
+                    # Alternate which goes first: a busy neighbour hurts both.
+                    order = (
+                        (("old", old), ("new", new))
+                        if turn % 2 == 0
+                        else (("new", new), ("old", old))
+                    )
+                    for name, match in order:
+                        rate, pairs = _timed(match, sample, batch)
+                        rates[name].append(rate)
+                        found[name].append(pairs)
+                reference = found["old"][0]
+                same = all(pairs == reference for pairs in found["old"] + found["new"])
+                print(
+                    f"{count:>5} | {batch:>5} | {statistics.median(rates['old']):>9.0f} | "
+                    f"{statistics.median(rates['new']):>7.0f} | {len(reference):>7} | "
+                    f"{'yes' if same else 'NO'}",
+                    flush=True,
+                )
     finally:
-        engine.delete_index(settings.index_alert_rules)
+        engine.delete_index(private_indices(settings))
         engine.close()
 
 

@@ -10,6 +10,9 @@ index derives from them (the article schema, vigie/article.py, stays as it is):
   flattens into one list per field, so "name" and "type" lose their pairing; a
   field per type keeps it, and every Kibana visualization can count it (nested
   fields cannot be aggregated by Kibana's visualizations).
+
+`percolated_document` is the smaller document alert rules are matched against:
+only the fields a rule's query can read (pipeline/search/query.py).
 """
 
 from __future__ import annotations
@@ -25,15 +28,46 @@ def to_document(article: Article) -> dict[str, Any]:
     document["dated_at"] = document["published_at"] or document["fetched_at"]
     if names := entity_names(article.entities):
         document["entity_names"] = names
-    if article.language in ANALYZERS:
-        document["i18n"] = {
+    document.update(_i18n(article))
+    return document
+
+
+# What an ArticleQuery reads (query.py: text fields, tags, entities, language,
+# source, published_at); tests/unit/test_rule_store.py keeps the two in step.
+_PERCOLATED: dict[str, Any] = {
+    "title": True,
+    "summary": True,
+    "body": True,
+    "language": True,
+    "published_at": True,
+    "source": {"feed_id", "name"},
+    "tags": {"__all__": {"id", "label"}},
+    "entities": {"__all__": {"id", "name"}},
+}
+
+
+def percolated_document(article: Article) -> dict[str, Any]:
+    """The article as alert rules see it: the fields of `to_document` that a rule's
+    query reads, with the same values. The percolator indexes every field it is
+    sent, for every document of the batch; entities' offsets, texts and sources,
+    dates, ids and URLs were indexed for nothing."""
+    document = article.model_dump(mode="json", include=_PERCOLATED)
+    document.update(_i18n(article))
+    return document
+
+
+def _i18n(article: Article) -> dict[str, Any]:
+    if article.language not in ANALYZERS:
+        return {}
+    return {
+        "i18n": {
             article.language: {
                 "title": article.title,
                 "summary": article.summary,
                 "body": article.body,
             }
         }
-    return document
+    }
 
 
 def entity_names(entities: tuple[Entity, ...]) -> dict[str, list[str]]:

@@ -123,6 +123,13 @@ def rules_body(config_dir: Path, replicas: int = 0) -> dict[str, Any]:
             "rule_id": {"type": "keyword"},
             "rule_enabled": {"type": "boolean"},
             "rule_owner": {"type": "keyword"},  # file (alerts.yaml) or api
+            # What an article must have for the rule to match it, as exact values
+            # (pipeline/alerts/store.py `prefilter`): a batch is percolated against
+            # the rules its articles can satisfy only.
+            "rule_languages": {"type": "keyword"},
+            "rule_any_tags": {"type": "keyword"},
+            "rule_sources": {"type": "keyword"},
+            "rule_needs": {"type": "keyword"},
             "rule": {"type": "object", "enabled": False},
         }
     )

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import threading
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,9 +20,15 @@ from typing import Any, ClassVar
 import httpx
 import pytest
 
+from pipeline.alerts.rules import AlertRule, parse_rule
+from pipeline.alerts.store import RuleStore
 from pipeline.search.clients import connect
-from tests.conftest import SAMPLE_FEED, raw_message
+from pipeline.search.documents import to_document
+from pipeline.search.engine import SearchEngine
+from pipeline.search.templates import rules_body
+from tests.conftest import SAMPLE_FEED, make_article, raw_message
 from tests.integration.conftest import Adapter, Stack, wait_for
+from vigie.article import Article, Entity, Source, Tag
 from vigie.settings import settings_for
 
 pytestmark = pytest.mark.both_adapters
@@ -391,3 +398,133 @@ def test_a_slow_receiver_does_not_hold_up_the_other_rules(stack: Stack, receiver
     (held,) = wait_for("the held call", lambda: Receiver.to("/hold") or None, timeout=90)
     (quick,) = wait_for("the quick call", lambda: Receiver.to("/quick") or None, timeout=90)
     assert quick["arrived"] < held["arrived"] + 6
+
+
+# The prefilter on the real engine: the same matches as the request before it
+# (every field of every article, against every enabled rule), through both
+# adapters, for rules stored with and without the prefilter values.
+
+
+@pytest.fixture
+def rules_index(adapter: Adapter) -> Iterator[tuple[SearchEngine, str]]:
+    settings = adapter.settings(index_alert_rules=f"test-{uuid.uuid4().hex[:10]}-alert-rules")
+    engine = connect(settings)
+    engine.create_index(settings.index_alert_rules, rules_body(settings.config_dir))
+    yield engine, settings.index_alert_rules
+    engine.delete_index(settings.index_alert_rules)
+    engine.close()
+
+
+def _before(engine: SearchEngine, index: str, articles: list[Article]) -> set[tuple[str, str]]:
+    """What RuleStore.match answered before the prefilter, with the same request."""
+    result = engine.search(
+        index,
+        {
+            "size": 10_000,
+            "query": {
+                "bool": {
+                    "must": {
+                        "percolate": {
+                            "field": "query",
+                            "documents": [to_document(a) for a in articles],
+                        }
+                    },
+                    "filter": {"term": {"rule_enabled": True}},
+                }
+            },
+            "_source": ["rule_id"],
+        },
+    )
+    return {
+        (str(hit.source["rule_id"]), articles[slot].id)
+        for hit in result.hits
+        for slot in hit.fields.get("_percolator_document_slot", [0])
+    }
+
+
+def _person(entity_id: str | None, name: str) -> Entity:
+    return Entity(
+        type="PER", id=entity_id, name=name, text=name, start=0, end=len(name), source="rules"
+    )
+
+
+def test_prefiltered_matching_finds_what_matching_found_before(
+    rules_index: tuple[SearchEngine, str],
+) -> None:
+    engine, index = rules_index
+    kp = Tag(id="country:KP", label="Corée du Nord", kind="country")
+    ru = Tag(id="country:RU", label="Russie", kind="country")
+    kim = _person("person:kim-jong-un", "Kim Jong-un")
+    lemonde = Source(feed_id="lemonde", name="Le Monde")
+    queries: dict[str, dict[str, Any]] = {
+        "fr": {"languages": ["fr"]},
+        "fr-en-text": {"text": "missile", "languages": ["fr", "en"]},
+        "kp-by-label": {"any_tags": ["Corée du Nord"]},
+        "kp-and-ru": {"all_tags": ["country:KP", "Russie"]},
+        "kim": {"entities": ["person:kim-jong-un"]},
+        "kim-by-name": {"entities": ["Kim Jong-un"], "languages": ["en"]},
+        "lemonde": {"sources": ["Le Monde"]},
+        "stemmed": {"text": "négociation"},
+        "keywords": {"keywords": ["ICBM", "essai nucléaire"]},
+        "nothing": {"languages": ["ja"], "all_tags": ["country:JP"]},
+    }
+    store = RuleStore(engine, index)
+    for rule_id, query in queries.items():
+        store.put(_bare_rule(rule_id, query), wait=False)
+    # As a Vigie before the prefilter stored it: no prefilter values.
+    old = _bare_rule("old-kp-fr", {"all_tags": ["country:KP"], "languages": ["fr"]})
+    engine.put_document(
+        index,
+        old.id,
+        {
+            "query": old.query.article_query().to_query(),
+            "rule_id": old.id,
+            "rule_enabled": True,
+            "rule_owner": "api",
+            "rule": old.stored(),
+        },
+    )
+    store.refresh()
+    articles = [
+        make_article(
+            "https://x.example/1",
+            "Pyongyang tire un missile",
+            "Un essai nucléaire, dit la Corée du Nord.",
+            language="fr",
+            tags=(kp,),
+            source=lemonde,
+        ),
+        make_article(
+            "https://x.example/2",
+            "Kim meets Putin",
+            "An ICBM test.",
+            language="en",
+            tags=(kp, ru),
+            entities=(kim,),
+        ),
+        make_article("https://x.example/3", "Les négociations reprennent", language="fr"),
+        make_article("https://x.example/4", "Sin etiquetas", "Nada.", language="es"),
+        make_article("https://x.example/5", "Kim Jong-un", tags=(ru,), entities=(kim,)),
+    ]
+    before = _before(engine, index, articles)
+    expected = {
+        ("fr", "1"), ("fr", "3"), ("fr-en-text", "1"), ("kp-by-label", "1"),
+        ("kp-by-label", "2"), ("kp-and-ru", "2"), ("kim", "2"), ("kim", "5"),
+        ("kim-by-name", "2"), ("lemonde", "1"), ("stemmed", "3"), ("keywords", "1"),
+        ("keywords", "2"), ("old-kp-fr", "1"),
+    }  # fmt: skip
+    number = {a.id: a.url.rsplit("/", 1)[1] for a in articles if a.url}
+    assert {(rule, number[article]) for rule, article in before} == expected
+    for size in (1, 2, len(articles)):
+        matched = RuleStore(engine, index, batch_size=size).match(articles)
+        assert sorted((m.rule.id, m.article.id) for m in matched) == sorted(before), size
+    # Alone, each article is matched as in the batch (the filter follows the batch).
+    for article in articles:
+        alone = {(m.rule.id, m.article.id) for m in store.match([article])}
+        assert alone == {pair for pair in before if pair[1] == article.id}
+
+
+def _bare_rule(rule_id: str, query: dict[str, Any]) -> AlertRule:
+    return parse_rule(
+        {"id": rule_id, "query": query, "destinations": [{"url": "http://127.0.0.1:9/x"}]}
+    )

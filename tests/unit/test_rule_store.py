@@ -3,15 +3,19 @@ how it reads the answers. The real percolation is in tests/integration."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pipeline.alerts.rules import AlertRule, RuleError, parse_rule
-from pipeline.alerts.store import RuleMatch, RuleStore
-from pipeline.search.documents import to_document
+from pipeline.alerts.store import RuleMatch, RuleStore, candidates
+from pipeline.search.documents import percolated_document, to_document
 from pipeline.search.engine import Hit, SearchResult
+from pipeline.search.query import ArticleQuery
 from tests.conftest import make_article
 from tests.unit.fakes import FakeEngine
+from vigie.article import Article, Entity, Source, Tag
 
 INDEX = "test-rules"
 
@@ -258,9 +262,11 @@ def test_match_percolates_the_batch_once_over_enabled_rules() -> None:
     ((index, body),) = engine.called("search")
     assert index == INDEX
     assert body["query"]["bool"]["must"] == {
-        "percolate": {"field": "query", "documents": [to_document(a) for a in articles]}
+        "percolate": {"field": "query", "documents": [percolated_document(a) for a in articles]}
     }
-    assert body["query"]["bool"]["filter"] == {"term": {"rule_enabled": True}}
+    enabled, *prefilters = body["query"]["bool"]["filter"]
+    assert enabled == {"term": {"rule_enabled": True}}
+    assert prefilters == candidates(articles)
     assert body["_source"] == ["rule"]
 
 
@@ -283,3 +289,222 @@ def test_a_hit_without_a_slot_field_is_the_only_article() -> None:
     rule = _rule()
     engine.search_answers.append(SearchResult(hits=[_hit(rule, None)], total=1))
     assert store.match([article]) == [RuleMatch(rule, article)]
+
+
+# The prefilter: each rule stored with what an article must carry for it to
+# match, and each batch percolated against the rules its articles can satisfy.
+
+KP = Tag(id="country:KP", label="Corée du Nord", kind="country")
+RU = Tag(id="country:RU", label="Russie", kind="country")
+
+
+def _entity(entity_id: str | None, name: str) -> Entity:
+    return Entity(
+        type="PER", id=entity_id, name=name, text=name, start=0, end=len(name), source="rules"
+    )
+
+
+def _query_rule(rule_id: str, **query: Any) -> AlertRule:
+    return parse_rule(
+        {"id": rule_id, "query": query, "destinations": [{"url": "https://hooks.example/a"}]}
+    )
+
+
+def _kept(document: dict[str, Any], clause: dict[str, Any]) -> bool:
+    """Whether a rules index document passes a `candidates` clause: the few forms
+    it writes (bool should / must_not, exists, terms), as the engine reads them."""
+    if "bool" in clause:
+        spec = clause["bool"]
+        if "must_not" in spec:
+            return not _kept(document, spec["must_not"])
+        return any(_kept(document, c) for c in spec["should"])
+    if "exists" in clause:
+        return bool(document.get(clause["exists"]["field"]))
+    ((field, values),) = clause["terms"].items()
+    return bool(set(document.get(field) or []) & set(values))
+
+
+def _candidate(engine: FakeEngine, rule_id: str, articles: list[Article]) -> bool:
+    document = engine.documents[INDEX][rule_id]
+    return all(_kept(document, clause) for clause in candidates(articles))
+
+
+def test_put_stores_what_an_article_must_carry() -> None:
+    engine, store = _store()
+    store.put(
+        _query_rule(
+            "full",
+            text="missile",
+            languages=["fr", "en"],
+            any_tags=["Russie", "country:UA"],
+            all_tags=["country:KP"],
+            entities=["person:kim-jong-un"],
+            sources=["lemonde"],
+        )
+    )
+    document = engine.documents[INDEX]["full"]
+    assert document["rule_languages"] == ["en", "fr"]
+    assert document["rule_any_tags"] == ["Russie", "country:UA"]
+    assert document["rule_sources"] == ["lemonde"]
+    assert document["rule_needs"] == ["entity:person:kim-jong-un", "tag:country:KP"]
+    store.put(_query_rule("text-only", text="missile"))
+    assert [engine.documents[INDEX]["text-only"][f] for f in prefilter_fields()] == [[]] * 4
+
+
+def prefilter_fields() -> list[str]:
+    return ["rule_languages", "rule_any_tags", "rule_sources", "rule_needs"]
+
+
+def test_a_batch_keeps_only_the_rules_its_articles_can_satisfy() -> None:
+    engine, store = _store()
+    store.put(_query_rule("fr", languages=["fr"]))
+    store.put(_query_rule("by-label", any_tags=["Corée du Nord"]))
+    store.put(_query_rule("both", all_tags=["country:KP", "country:RU"]))
+    store.put(_query_rule("kim", entities=["Kim Jong-un"]))
+    store.put(_query_rule("lemonde", sources=["Le Monde"]))
+    store.put(_query_rule("text", text="missile"))
+    french = make_article("https://x.example/fr", language="fr", tags=(KP,))
+    english = make_article(
+        "https://x.example/en",
+        language="en",
+        tags=(RU,),
+        entities=(_entity(None, "Kim Jong-un"),),
+        source=Source(feed_id="lemonde", name="Le Monde"),
+    )
+    kept = {rule_id for rule_id in engine.documents[INDEX] if _candidate(engine, rule_id, [french])}
+    assert kept == {"fr", "by-label", "both", "text"}
+    kept = {r for r in engine.documents[INDEX] if _candidate(engine, r, [english])}
+    # "both" is kept for one of its tags: a batch asks one need, not each.
+    assert kept == {"both", "kim", "lemonde", "text"}
+    assert all(_candidate(engine, r, [french, english]) for r in engine.documents[INDEX])
+
+
+def test_a_rule_stored_without_prefilter_values_is_a_candidate_for_every_batch() -> None:
+    engine, _ = _store()
+    rule = _query_rule("old", languages=["fr"], all_tags=["country:KP"])
+    engine.documents[INDEX]["old"] = {  # as a Vigie before the prefilter stored it
+        "query": rule.query.article_query().to_query(),
+        "rule_id": "old",
+        "rule_enabled": True,
+        "rule_owner": "api",
+        "rule": rule.stored(),
+    }
+    bare = make_article("https://x.example/bare")
+    assert _candidate(engine, "old", [bare])
+    assert _candidate(engine, "old", [make_article("https://x.example/de", language="de")])
+
+
+def test_load_backfills_the_file_rules_stored_without_prefilter_values(tmp_path: Path) -> None:
+    engine, store = _store()
+    path = _file(tmp_path, "alpha")
+    store.load(path)
+    store.put(_rule("from-api"))
+    for document in engine.documents[INDEX].values():
+        for field in prefilter_fields():
+            del document[field]
+    engine.calls.clear()
+    assert store.load(path) == (1, [])
+    # The file's rule is written again; the API's is left (a write here could undo
+    # a PUT made meanwhile): it stays a candidate for every batch.
+    assert [args[1] for args in engine.called("put_document")] == ["alpha"]
+    assert "rule_needs" in engine.documents[INDEX]["alpha"]
+    assert "rule_needs" not in engine.documents[INDEX]["from-api"]
+    assert {s.rule.id: s.prefiltered for s in store.stored()} == {
+        "alpha": True,
+        "from-api": False,
+    }
+
+
+def _fields_read(query: Any) -> set[str]:
+    """Every field name a query (as query.py writes it) reads."""
+    found: set[str] = set()
+    if isinstance(query, dict):
+        for key, value in query.items():
+            if key in ("term", "terms", "range"):
+                found.update(value)
+            elif key == "simple_query_string":
+                found.update(name.partition("^")[0] for name in value["fields"])
+            else:
+                found |= _fields_read(value)
+    elif isinstance(query, list):
+        for item in query:
+            found |= _fields_read(item)
+    return found
+
+
+def _value(document: dict[str, Any], path: str) -> Any:
+    """The values at a dotted path (lists flattened, as the engine indexes them)."""
+    values: list[Any] = [document]
+    for name in path.split("."):
+        step: list[Any] = []
+        for value in values:
+            found = list(value.values()) if name == "*" else [value.get(name)]
+            for item in found:
+                step.extend(item if isinstance(item, list) else [item])
+        values = [v for v in step if v is not None]
+    return values
+
+
+def test_the_percolated_document_has_every_field_a_rule_reads_with_the_same_values() -> None:
+    query = _query_rule(
+        "every",
+        text="missile",
+        keywords=["ICBM"],
+        languages=["fr"],
+        any_tags=["Russie"],
+        all_tags=["country:KP"],
+        entities=["person:kim-jong-un"],
+        sources=["lemonde"],
+    ).query.article_query()
+    dated = ArticleQuery(text="x", since=datetime(2025, 1, 1, tzinfo=UTC))
+    read = _fields_read(query.to_query()) | _fields_read(dated.to_query())
+    assert {"title", "body", "i18n.*.body", "tags.label", "entities.id", "language"} <= read
+    article = make_article(
+        "https://x.example/every",
+        "Titre",
+        "Corps du texte",
+        summary="Résumé",
+        language="fr",
+        tags=(KP, RU),
+        entities=(_entity("person:kim-jong-un", "Kim Jong-un"), _entity(None, "Sans Id")),
+        source=Source(feed_id="lemonde", name="Le Monde"),
+        published_at=datetime(2025, 2, 1, 12, tzinfo=UTC),
+    )
+    full, small = to_document(article), percolated_document(article)
+    for path in read:
+        assert _value(small, path) == _value(full, path), path
+        assert _value(full, path), path  # the article above carries every field
+    assert len(json.dumps(small)) < len(json.dumps(full))
+
+
+def test_a_batch_larger_than_the_batch_size_is_sent_in_turns() -> None:
+    engine = FakeEngine()
+    store = RuleStore(engine, INDEX, batch_size=2)
+    articles = [make_article(f"https://x.example/{i}", f"Titre {i}") for i in range(5)]
+    rule = _rule()
+    for slots in ([0, 1], [0, 1], [0]):
+        engine.search_answers.append(SearchResult(hits=[_hit(rule, slots)], total=1))
+    matches = store.match(articles)
+    sent = [
+        body["query"]["bool"]["must"]["percolate"]["documents"]
+        for _, body in engine.called("search")
+    ]
+    assert [len(documents) for documents in sent] == [2, 2, 1]
+    # Slots are counted within each request.
+    assert [m.article for m in matches] == [
+        articles[0],
+        articles[1],
+        articles[2],
+        articles[3],
+        articles[4],
+    ]
+
+
+def test_a_changed_rule_is_read_anew_from_the_hit() -> None:
+    engine, store = _store()
+    article = make_article("https://x.example/a", "A")
+    before, after = _rule(throttle_seconds=60), _rule(throttle_seconds=600)
+    engine.search_answers.append(SearchResult(hits=[_hit(before, None)], total=1))
+    engine.search_answers.append(SearchResult(hits=[_hit(after, None)], total=1))
+    assert store.match([article])[0].rule.throttle_seconds == 60
+    assert store.match([article])[0].rule.throttle_seconds == 600
