@@ -107,6 +107,12 @@ def _pack(sig: list[int]) -> bytes:
     return (np.asarray(sig, dtype=np.uint64) & np.uint64(0xFFFF)).astype(_PACKED).tobytes()
 
 
+def packed_signature(article: Article) -> bytes:
+    """What DuplicateIndex keeps of an article's signature (b"": too short for one)."""
+    sig = signature(article.body or article.summary)
+    return _pack(sig) if sig is not None else b""
+
+
 def _packed_similarity(a: bytes, b: bytes) -> float:
     same = np.count_nonzero(np.frombuffer(a, dtype=_PACKED) == np.frombuffer(b, dtype=_PACKED))
     return same / _PERMUTATIONS
@@ -195,27 +201,32 @@ class DuplicateIndex:
         """Records indexed (the state may also hold records being expired)."""
         return len(self._records)
 
-    def link(self, article: Article) -> Article:
+    def link(self, article: Article, packed: bytes | None = None) -> Article:
         """The enriched article with `duplicate_of` set when it copies one seen
         within the window (recorded as a first copy otherwise). An article with
-        no text at all is nobody's copy."""
+        no text at all is nobody's copy. `packed`: its `packed_signature`, if
+        worked out already (where it was enriched, off the event loop)."""
         if article.content_hash is None:
             return article
-        first = self.first_copy(article.id, article.content_hash, article.body or article.summary)
+        if packed is None:
+            packed = packed_signature(article)
+        first = self._first_copy(article.id, article.content_hash, packed)
         return article.model_copy(update={"duplicate_of": first}) if first else article
 
     def first_copy(self, article_id: str, content_hash: str, body: str) -> str | None:
         """The id of an article seen within the window that this one copies, or
         None (then it is recorded as a first copy, one write). Seeing the same id
         again is not a copy, and a replay with the same content writes nothing."""
+        sig = signature(body)
+        return self._first_copy(article_id, content_hash, _pack(sig) if sig is not None else b"")
+
+    def _first_copy(self, article_id: str, content_hash: str, packed: bytes) -> str | None:
         own = self._state.get(article_id)
         if len(self._state) != self._synced:
             self._reconcile()
         now = int(self._clock())
         cutoff = now - self._window
         exact = _exact(content_hash)
-        sig = signature(body)
-        packed = _pack(sig) if sig is not None else b""
         first = self._find(article_id, _keys(exact, packed), packed, cutoff)
         if first is not None:
             return first

@@ -85,6 +85,20 @@ def _words(article: Article) -> list[str]:
     return list(dict.fromkeys(words))[:_MAX_WORDS]
 
 
+# An article's entity and tag ids, and its words, as hashes.
+Features = tuple[frozenset[int], frozenset[int]]
+
+
+def features(article: Article) -> Features:
+    """What an article is matched on (its entity and tag ids, and the words of its
+    title and lead), hashed as its record keeps them."""
+    entities = frozenset(
+        _features("e" + i)
+        for i in {t.id for t in article.tags} | {e.id for e in article.entities if e.id}
+    )
+    return entities, frozenset(_features.many(["w" + w for w in _words(article)]))
+
+
 def article_time(article: Article) -> float:
     """When the article says it was published, never after it was fetched."""
     fetched = article.fetched_at.timestamp()
@@ -193,19 +207,16 @@ class StoryIndex:
     def __len__(self) -> int:
         return len(self._records)
 
-    def assign(self, article: Article) -> Assignment:
+    def assign(self, article: Article, found: Features | None = None) -> Assignment:
         """The story the article belongs to; recorded (one write) unless the same
-        article was recorded before, whose story it keeps (a replay)."""
+        article was recorded before, whose story it keeps (a replay). `found`:
+        its `features`, if worked out already (where it was enriched)."""
         known = self._records.get(article.id) or _Record.load(self._state.get(article.id))
         if known is not None:
             self._add(article.id, known)
             return Assignment(known.story, 1.0, None)
         now = int(self._clock())
-        entities = frozenset(
-            _features("e" + i)
-            for i in {t.id for t in article.tags} | {e.id for e in article.entities if e.id}
-        )
-        words = frozenset(_features.many(["w" + w for w in _words(article)]))
+        entities, words = found or features(article)
         record = _Record(
             now, int(article_time(article)), "", article.language or "", entities, words
         )

@@ -54,10 +54,10 @@ class EnrichStage:
         try:
             deadline = time.monotonic() + self._deadline
             with ENRICH_SECONDS.time():
-                result = await self._enrichment(article, deadline)
+                done = await self._enrichment(article, deadline)
             # The tables stay on the event loop's thread.
-            result = self._duplicates.link(result)
-            story = self._stories.assign(result)
+            result = self._duplicates.link(done.article, done.signature)
+            story = self._stories.assign(result, done.features)
             result = result.model_copy(update={"story_id": story.story})
         except EnrichmentTimeout as exc:
             await self._dead_letters.send(

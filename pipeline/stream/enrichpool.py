@@ -20,9 +20,12 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from typing import Protocol
 
+from pipeline.enrichment.duplicates import packed_signature
 from pipeline.enrichment.enrich import Enricher
+from pipeline.signals.stories import Features, features
 from vigie import logs
 from vigie.article import Article
 from vigie.settings import Settings
@@ -34,8 +37,23 @@ class EnrichmentCrashed(RuntimeError):
     """The child process enriching an article died, twice."""
 
 
+@dataclass(frozen=True)
+class Enriched:
+    """An enriched article, and what the near-duplicate and story indexes match
+    it on: worked out where it was enriched, so the event loop only looks up."""
+
+    article: Article
+    signature: bytes  # duplicates.packed_signature
+    features: Features  # stories.features
+
+
+def enrich(enricher: Enricher, article: Article, deadline: float) -> Enriched:
+    result = enricher.enrich(article, deadline)
+    return Enriched(result, packed_signature(result), features(result))
+
+
 class Enrichment(Protocol):
-    async def __call__(self, article: Article, deadline: float) -> Article: ...
+    async def __call__(self, article: Article, deadline: float) -> Enriched: ...
 
     def close(self) -> None: ...
 
@@ -47,9 +65,9 @@ class ThreadEnrichment:
         self._enricher = enricher
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="enrich")
 
-    async def __call__(self, article: Article, deadline: float) -> Article:
+    async def __call__(self, article: Article, deadline: float) -> Enriched:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, self._enricher.enrich, article, deadline)
+        return await loop.run_in_executor(self._thread, enrich, self._enricher, article, deadline)
 
     def close(self) -> None:
         self._thread.shutdown(wait=False, cancel_futures=True)
@@ -78,9 +96,9 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(0)
 
 
-def _enrich_in_child(article: Article, deadline: float) -> Article:
+def _enrich_in_child(article: Article, deadline: float) -> Enriched:
     assert _enricher is not None, "the child's initializer builds it"
-    return _enricher.enrich(article, deadline)
+    return enrich(_enricher, article, deadline)
 
 
 def _ready() -> int:
@@ -111,7 +129,7 @@ class ProcessEnrichment:
             pool.submit(_ready)
         return pool
 
-    async def __call__(self, article: Article, deadline: float) -> Article:
+    async def __call__(self, article: Article, deadline: float) -> Enriched:
         pool = self._pool
         try:
             return await self._on(pool, article, deadline)
@@ -128,7 +146,7 @@ class ProcessEnrichment:
                 ) from exc
 
     @staticmethod
-    async def _on(pool: ProcessPoolExecutor, article: Article, deadline: float) -> Article:
+    async def _on(pool: ProcessPoolExecutor, article: Article, deadline: float) -> Enriched:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(pool, _enrich_in_child, article, deadline)
 

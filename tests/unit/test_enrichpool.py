@@ -13,9 +13,8 @@ import time
 from pathlib import Path
 
 from pipeline.enrichment.enrich import Enricher
-from pipeline.stream.enrichpool import ProcessEnrichment, ThreadEnrichment
+from pipeline.stream.enrichpool import Enriched, ProcessEnrichment, ThreadEnrichment
 from tests.conftest import make_article
-from vigie.article import Article
 from vigie.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,11 +29,11 @@ def _far() -> float:
 
 
 def test_a_child_process_enriches_as_the_thread_does(enricher: Enricher) -> None:
-    articles = [make_article(f"https://x.example/{n}", f"Sommet {n}", TEXT) for n in range(3)]
+    articles = [make_article(f"https://x.example/{n}", f"Sommet {n}", TEXT * 2) for n in range(3)]
     pool = ProcessEnrichment(Settings(), 1)
     thread = ThreadEnrichment(enricher)
 
-    async def both() -> tuple[list[Article], list[Article]]:
+    async def both() -> tuple[list[Enriched], list[Enriched]]:
         apart = [await pool(a, _far()) for a in articles]
         inside = [await thread(a, _far()) for a in articles]
         return apart, inside
@@ -45,7 +44,9 @@ def test_a_child_process_enriches_as_the_thread_does(enricher: Enricher) -> None
         pool.close()
         thread.close()
     assert apart == inside
-    assert {t.id for t in inside[0].tags} >= {"country:KP", "country:RU"}
+    assert {t.id for t in inside[0].article.tags} >= {"country:KP", "country:RU"}
+    assert len(inside[0].signature) == 128  # long enough for a near-duplicate signature
+    assert inside[0].features[0]  # entity ids for stories
 
 
 def test_a_dead_child_is_replaced_and_its_article_tried_again() -> None:
@@ -57,7 +58,7 @@ def test_a_dead_child_is_replaced_and_its_article_tried_again() -> None:
         for child in multiprocessing.active_children():
             os.kill(child.pid or 0, signal.SIGKILL)
         second = await pool(article, _far())  # on a child started for it
-        return first.language, second.language
+        return first.article.language, second.article.language
 
     try:
         assert asyncio.run(run()) == ("fr", "fr")
@@ -69,7 +70,6 @@ CHILDREN = """
 import asyncio, multiprocessing, sys, time
 from pipeline.stream.enrichpool import ProcessEnrichment
 from tests.conftest import make_article
-from vigie.article import Article
 from vigie.settings import Settings
 
 async def main() -> None:
