@@ -67,6 +67,7 @@ from connectors.feed import FeedError, parse_feed, read_feed
 from connectors.feedlist import FeedConfig
 from pipeline.search.clients import connect
 from pipeline.search.engine import SearchEngine, SearchEngineError
+from services.local import local_services
 from vigie.article import Article, Source, article_id
 from vigie.settings import Settings, free_port, private_environment, settings_for
 
@@ -213,6 +214,16 @@ def _descendants(pid: int) -> list[int]:
         todo.pop()
         found += children
         todo += children
+    return found
+
+
+def services_cpu(settings: Settings) -> dict[str, float]:
+    """CPU seconds of the local services (Kafka, the engine) that this checkout's
+    `vigie services up` started; none for services run some other way."""
+    found = {}
+    for service in local_services(settings):
+        with suppress(OSError, ValueError):
+            found[service.name] = process_stats(int(service.pid_file.read_text().strip()))[0]
     return found
 
 
@@ -394,6 +405,7 @@ class Result:
     worker_rss: list[float] = field(default_factory=list)
     bench_cpu: float = 0.0
     bench_rss: float = 0.0
+    services_cpu: dict[str, float] = field(default_factory=dict)
     indexed_once: int = 0
     duplicates: int = 0
     missing: int = 0
@@ -551,6 +563,7 @@ def run(
         cpu_before = [process_stats(w.process.pid)[0] for w in started_workers if w.process]
         bench_before = own_stats()[0]
         machine_before = machine_ticks()
+        services_before = services_cpu(settings)
         started = time.monotonic()
         lags = LagWatch(settings, started)
         lags.start()
@@ -596,6 +609,11 @@ def run(
             result.worker_rss.append(peak)
         bench_cpu, result.bench_rss = own_stats()
         result.bench_cpu = bench_cpu - bench_before
+        result.services_cpu = {
+            name: cpu - services_before[name]
+            for name, cpu in services_cpu(settings).items()
+            if name in services_before
+        }
 
         # The last commits: Faust commits acked offsets every few seconds.
         deadline = time.monotonic() + FINAL_LAG_WAIT
@@ -676,11 +694,16 @@ def table(results: list[Result]) -> str:
         "| rate/s x workers | produced | achieved/s | searchable p50/p95/p99 s | webhook "
         "p50/p95/p99 s | lag raw max, final; enriched max, final "
         "| worker CPU s = cores = ms/article (peak RSS MB) "
-        "| bench CPU s (RSS MB) | indexed once, dup, not found | alerts once, >1, missing "
+        "| bench CPU s (RSS MB) | services CPU ms/article "
+        "| indexed once, dup, not found | alerts once, >1, missing "
         "| load 1 min (start, end), machine busy |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
+        services = ", ".join(
+            f"{name.split(' (')[0]} {1000 * cpu / max(1, r.produced):.1f}"
+            for name, cpu in r.services_cpu.items()
+        )
         workers = ", ".join(
             f"{cpu:.0f} = {cpu / r.measured_seconds:.2f} core "
             f"= {1000 * cpu / max(1, r.produced):.1f} ({rss:.0f})"
@@ -692,6 +715,7 @@ def table(results: list[Result]) -> str:
             f"| {_seconds(r.webhook, r.alerts_expected)} "
             f"| {r.lag_max}, {r.lag_final}; {r.enriched_max}, {r.enriched_final} "
             f"| {workers} | {r.bench_cpu:.0f} ({r.bench_rss:.0f}) "
+            f"| {services or '-'} "
             f"| {r.indexed_once}, {r.duplicates}, {r.missing} "
             f"| {r.alerts_once}, {r.alerts_more}, {r.alerts_missing} "
             f"| {r.load[0]:.1f}, {r.load[1]:.1f}, {r.machine_busy:.0%} |"
