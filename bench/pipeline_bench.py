@@ -6,10 +6,12 @@ rule (about 1 article in 5 matches). `vigie services up` first.
     .venv/bin/python -m bench.pipeline_bench [--rate 60] [--seconds 60] [--workers 1]
     .venv/bin/python -m bench.pipeline_bench --matrix 60x1,120x1,200x1,200x2
     .venv/bin/python -m bench.pipeline_bench --matrix 150x1p0,150x1p1
+    .venv/bin/python -m bench.pipeline_bench --rate 150 --old ../old-checkout
 
 Each configuration is RATExWORKERS, and pN to give the workers N enrichment
 processes (VIGIE_ENRICH_PROCESSES; p0: the worker's own thread); without it, the
-setting's default.
+setting's default. With --old, each configuration runs first with the workers
+of another checkout (its code, this bench), then with this one's.
 
 Each configuration (RATExWORKERS) runs on fresh private topics and prints one row:
 
@@ -383,6 +385,7 @@ class Searchable(Background):
 
 @dataclass
 class Result:
+    code: str  # "old" or "" (this checkout)
     rate: float
     workers: int
     processes: int | None  # VIGIE_ENRICH_PROCESSES given to the workers (None: default)
@@ -494,9 +497,16 @@ def _log_problems(path: Path) -> list[str]:
 
 
 def run(
-    texts: RealTexts, rate: float, total: int, workers: int, processes: int | None, drain: float
+    texts: RealTexts,
+    rate: float,
+    total: int,
+    workers: int,
+    processes: int | None,
+    drain: float,
+    code: Path = REPO,
 ) -> Result:
-    result = Result(rate, workers, processes, load=(os.getloadavg()[0], 0.0))
+    label = "old" if code != REPO else ""
+    result = Result(label, rate, workers, processes, load=(os.getloadavg()[0], 0.0))
     env = {
         **private_environment("pipeline"),
         **({"VIGIE_ENRICH_PROCESSES": str(processes)} if processes is not None else {}),
@@ -512,7 +522,7 @@ def run(
     # The worker runs this checkout's code, whatever the console script would.
     started_workers = [
         Worker(
-            REPO, env if k == 0 else {**env, "VIGIE_WEB_PORT": str(free_port())}, "vigie-pipeline-"
+            code, env if k == 0 else {**env, "VIGIE_WEB_PORT": str(free_port())}, "vigie-pipeline-"
         )
         for k in range(workers)
     ]
@@ -724,7 +734,7 @@ def table(results: list[Result]) -> str:
 
 
 def _label(r: Result) -> str:
-    label = f"{r.rate:g} x {r.workers}"
+    label = f"{r.code} {r.rate:g} x {r.workers}".strip()
     return label if r.processes is None else f"{label}, {r.processes} enrich processes"
 
 
@@ -769,6 +779,7 @@ def main() -> None:
         "--processes", type=int, help="enrichment processes per worker (default: the setting's)"
     )
     parser.add_argument("--matrix", help='configurations RATExWORKERS, e.g. "60x1,200x2"')
+    parser.add_argument("--old", type=Path, help="another checkout whose workers run first")
     parser.add_argument(
         "--drain", type=float, default=120.0, help="cap in s on the wait after the last article"
     )
@@ -784,6 +795,9 @@ def main() -> None:
     for rate, workers, processes in configurations(args):
         total = args.articles or int(rate * args.seconds)
         print(f"{rate:g} articles/s x {workers} worker(s), {total} articles", flush=True)
+        for code in [args.old.resolve()] if args.old else []:
+            results.append(run(texts, rate, total, workers, processes, args.drain, code))
+            print(details(results[-1]), flush=True)
         results.append(run(texts, rate, total, workers, processes, args.drain))
         print(details(results[-1]), flush=True)
         print(table(results), flush=True)  # so far: a later configuration may fail
