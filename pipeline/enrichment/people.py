@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from pipeline.enrichment.lexicons import common_words, first_names
+from pipeline.enrichment.lexicons import common_words, first_names, surnames
 from pipeline.enrichment.textfold import fold
 
 # Upper-case letters of the scripts with case that Vigie reads: Latin, Greek, Cyrillic.
@@ -48,6 +48,10 @@ _NOUNS_CAPITALISED = frozenset({"de", "lb"})
 _PUNCTUATION = ".,;:!?()[]{}«»\"“”‘’'—–-…"
 # Names of at most this many words after the first name or the role.
 _MAX_WORDS = 4
+# A line of at least this many words, this share of them capitalised, is a
+# headline in title case.
+_TITLE_CASE_WORDS = 4
+_TITLE_CASE_SHARE = 0.6
 # Characters that are words of their own around a transliterated name (的, 和...).
 _HAN_WORD = "的是在和与了说称为对将被由及从向等"
 _HAN_NAME_PART = rf"(?:(?![{_HAN_WORD}])[\u4e00-\u9fff])"
@@ -71,6 +75,18 @@ def _overlapping(known: list[Span], start: int, end: int) -> list[int]:
             hits.append(j)
         j += 1
     return hits
+
+
+def _title_case(text: str, at: int) -> bool:
+    """Whether the line around `at` is a headline in title case (Expectations Are
+    Low), where a capital says nothing about a name."""
+    start = text.rfind("\n", 0, at) + 1
+    end = text.find("\n", at)
+    words = text[start : end if end >= 0 else len(text)].split()
+    if len(words) < _TITLE_CASE_WORDS:
+        return False
+    capitalised = sum(1 for w in words if w[:1].isupper())
+    return capitalised >= _TITLE_CASE_SHARE * len(words)
 
 
 def person_id(name: str) -> str:
@@ -149,6 +165,7 @@ class PeopleFinder:
         part = rf"(?:(?:{'|'.join(particles)}){_SPACE})*" if particles else ""
         self._runs = re.compile(rf"(?<![\w.]){_WORD}(?:{_SPACE}{part}{_WORD})*(?![\w])")
         self._first = first_names()
+        self._surnames = surnames()
         self._common = common_words()
         # watchlist id -> the folded first words of its names (Donald for Trump)
         self._watchlist_first = watchlist_first
@@ -204,6 +221,21 @@ class PeopleFinder:
         if len(surname) < 3:
             return False
         return tokens()[surname] > text.count(text[words[0][0] : words[-1][1]])
+
+    def _before_surname(self, text: str, words: list[tuple[int, int]]) -> bool:
+        """Whether the run is unknown words (no common word, no thing's name, no
+        role) ending on a family name of the lexicon: Delcy Rodriguez."""
+        folded = [fold(text[s:e]) for s, e in words]
+        if folded[-1].split("-")[-1] not in self._surnames:
+            return False
+        return all(
+            len(w) >= 3
+            and w not in self._common
+            and w not in self._not_names
+            and w not in self._all_roles
+            and w not in self._surnames
+            for w in folded[:-1]
+        )
 
     def _role_before(self, text: str, start: int, language: str | None) -> bool:
         """Whether the words right before `start` are a role (on the same line)."""
@@ -290,16 +322,28 @@ class PeopleFinder:
             else:
                 break
         words = words[i:]
+        firsts = [k for k, (s, e) in enumerate(words[:-1]) if self._is_first_name(text[s:e])]
+        # A first name the gazetteer read as something else (French in French
+        # Foreign Minister Jean-Noël Barrot) gives way to a later one.
         anchor = next(
-            (k for k, (s, e) in enumerate(words[:-1]) if self._is_first_name(text[s:e])), None
+            (k for k in firsts if not _overlapping(known, *words[k])),
+            firsts[0] if firsts else None,
         )
-        recurring = False
+        recurring = by_surname = False
         if anchor is None and not cued:
             # Barack Obama ... Obama: the press names a person in full once, then by
             # the surname alone; a pair of unknown words whose last one comes back
             # alone is a name whatever its first name. (Not in German, where every
             # noun is capitalised: Kölner Silvesternacht ... Silvesternacht.)
-            recurring = (
+            # Unknown words before a family name of the lexicon are a name too
+            # (Delcy Rodriguez: a first name no list has).
+            by_surname = (
+                language not in _NOUNS_CAPITALISED
+                and 2 <= len(words) <= 3
+                and self._before_surname(text, words)
+                and not _title_case(text, words[0][0])
+            )
+            recurring = by_surname or (
                 language not in _NOUNS_CAPITALISED
                 and 2 <= len(words) <= 3
                 and self._surname_recurs(text, words, tokens)
@@ -308,6 +352,7 @@ class PeopleFinder:
                 return None
         if anchor is not None and (not cued or anchor > 0):
             words = words[anchor:]
+            anchor = 0
         # Gazetteer finds: a place as the first word gives way, anything else ends it.
         first_taken = None
         kept = []
@@ -350,7 +395,9 @@ class PeopleFinder:
                 return None  # an organisation's name (Columbia University)
             if word in self._not_names:
                 return None  # a thing's name or a date (Royal Mail, Monday)
-            if (k > 0 or anchor is None) and (word in self._common or word in roles):
+            if by_surname and k == len(words) - 1:
+                pass  # the family name that made it a name (Rodriguez, White)
+            elif (k > 0 or anchor is None) and (word in self._common or word in roles):
                 break
             kept.append((s, e))
         while kept and fold(text[kept[-1][0] : kept[-1][1]]) in self._particles:
