@@ -64,6 +64,19 @@ def surnames() -> frozenset[str]:
 
 
 @cache
+def han_surnames() -> frozenset[str]:
+    """Chinese family names of one character (faker's zh_CN and zh_TW lists)."""
+    names: set[str] = set()
+    for provider in _providers("faker.providers.person"):
+        if not provider.__module__.rsplit(".", 1)[-1].startswith("zh"):
+            continue
+        for name in getattr(provider, "last_names", ()):
+            if isinstance(name, str) and len(name) == 1:
+                names.add(name)
+    return frozenset(names)
+
+
+@cache
 def common_words() -> frozenset[str]:
     """Folded frequent words of the languages faker has word lists for."""
     words: set[str] = set()

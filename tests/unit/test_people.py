@@ -223,3 +223,38 @@ def test_the_first_name_the_gazetteer_did_not_take_anchors_the_name(
     enricher: Enricher, text: str, hint: str, person: str
 ) -> None:
     assert person in _persons(_enrich(enricher, text, hint))
+
+
+@pytest.mark.parametrize(
+    ("text", "hint", "name"),
+    [
+        # Scripts without capitals: the words after a role, up to a postposition.
+        (
+            "بھارت کے وزیر خارجہ راجیش کمار ورما نے کہا کہ مذاکرات جاری رہیں گے۔",
+            "ur",
+            "راجیش کمار ورما",
+        ),
+        ("سخنگوی دولت علی رضا کریمی گفت که جلسه فردا برگزار می‌شود.", "fa", "علی رضا کریمی"),
+        # Chinese: a family name and one or two characters right after a role.
+        ("公司董事长王建国表示，王建国将继续推进改革。", "zh", "王建国"),
+        # A Latin name written against a Chinese role.
+        ("谷歌副总裁Tovik Hallund在博客上宣布了新功能。", "zh", "Tovik Hallund"),
+    ],
+)
+def test_a_name_after_a_role_in_scripts_without_capitals(
+    enricher: Enricher, text: str, hint: str, name: str
+) -> None:
+    assert person_id(name) in _persons(_enrich(enricher, text, hint))
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ("امریکی صدر کی حالیہ تقریر پر ردعمل آیا۔", "ur"),  # a postposition right after
+        ("美国总统的声明引发了讨论。", "zh"),  # 的 is a word, not a family name
+    ],
+)
+def test_a_role_without_a_name_after_it_makes_no_person(
+    enricher: Enricher, text: str, hint: str
+) -> None:
+    assert not any(p.startswith("person:~") for p in _persons(_enrich(enricher, text, hint)))
