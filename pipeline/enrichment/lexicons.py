@@ -1,8 +1,9 @@
-"""Word lists from maintained data packages: first names and common words.
+"""Word lists from maintained data packages: first names, surnames and common words.
 
-Both come from `faker` (MIT), whose locales carry lists of given names drawn from
-name statistics and lists of frequent words (its lorem providers). They are read
-once per process, as plain sets of folded strings.
+All come from `faker` (MIT), whose locales carry lists of given names and family
+names drawn from name statistics (with their romanised forms for Chinese and
+Japanese) and lists of frequent words (its lorem providers). They are read once
+per process, as plain sets of folded strings.
 """
 
 from __future__ import annotations
@@ -43,6 +44,36 @@ def first_names() -> frozenset[str]:
                 if isinstance(name, str) and len(name) >= _MIN_FIRST_NAME and " " not in name:
                     names.add(fold(name))
     return frozenset(names - common_words())
+
+
+@cache
+def surnames() -> frozenset[str]:
+    """Folded family names of every faker locale, and the romanised Chinese and
+    Japanese ones (Chen, Tanaka). Not less the common words: a surname is only
+    read after a word that is neither a common word nor a known name."""
+    names: set[str] = set()
+    for provider in _providers("faker.providers.person"):
+        for attribute in ("last_names", "last_romanized_names"):
+            value = getattr(provider, attribute, ())
+            if not isinstance(value, (dict, list, tuple, set, frozenset)):
+                continue
+            for name in value:
+                if isinstance(name, str) and len(name) >= _MIN_FIRST_NAME and " " not in name:
+                    names.add(fold(name))
+    return frozenset(names)
+
+
+@cache
+def han_surnames() -> frozenset[str]:
+    """Chinese family names of one character (faker's zh_CN and zh_TW lists)."""
+    names: set[str] = set()
+    for provider in _providers("faker.providers.person"):
+        if not provider.__module__.rsplit(".", 1)[-1].startswith("zh"):
+            continue
+        for name in getattr(provider, "last_names", ()):
+            if isinstance(name, str) and len(name) == 1:
+                names.add(name)
+    return frozenset(names)
 
 
 @cache

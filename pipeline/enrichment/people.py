@@ -10,6 +10,11 @@
   Merkel Berlin); a place that is the first name of the run gives way to the
   person (Jordan Bardella, Paris Hilton); a watch-listed surname inside a longer
   name with another first name is that other person (Eric Trump).
+- A pair of unknown words ending on a family name of the lexicon is a person
+  (Delcy Rodriguez), except on a title-case headline and in German.
+- In Urdu and Persian (no capitals), the words after a role up to a postposition
+  or particle are a name; in Chinese, a family name of faker's lists and one or
+  two characters right after a role (董事长周子学), or a Latin name against it.
 - In Chinese, transliterated foreign names are written with a middle dot
   (基特·哈灵顿): such a run is a person.
 - A person right after a byline cue at the start of a line (By, Par, Von) is an
@@ -28,9 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import stopwordsiso
 import yaml
 
-from pipeline.enrichment.lexicons import common_words, first_names
+from pipeline.enrichment.lexicons import common_words, first_names, han_surnames, surnames
 from pipeline.enrichment.textfold import fold
 
 # Upper-case letters of the scripts with case that Vigie reads: Latin, Greek, Cyrillic.
@@ -39,7 +45,10 @@ _UPPER = "".join(
     for c in (*range(0x41, 0x250), *range(0x370, 0x530), *range(0x1E00, 0x1F00))
     if chr(c).isupper()
 )
-_LETTERS = r"[^\W\d_]"
+# Kana, Han and Hangul: a Latin name written against them (主持人Clarissa Ward正)
+# is a word of its own.
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
+_LETTERS = rf"[^\W\d_{_CJK}]"
 _WORD = rf"(?:[{_UPPER}]{_LETTERS}*(?:[-'’][{_UPPER}]?{_LETTERS}+)*|[{_UPPER}]\.)"
 _SPACE = r"[ \t\u00a0]+"
 # "and" between two names is not part of one (Ortega y Gasset is the exception).
@@ -48,6 +57,10 @@ _NOUNS_CAPITALISED = frozenset({"de", "lb"})
 _PUNCTUATION = ".,;:!?()[]{}«»\"“”‘’'—–-…"
 # Names of at most this many words after the first name or the role.
 _MAX_WORDS = 4
+# A line of at least this many words, this share of them capitalised, is a
+# headline in title case.
+_TITLE_CASE_WORDS = 4
+_TITLE_CASE_SHARE = 0.6
 # Characters that are words of their own around a transliterated name (的, 和...).
 _HAN_WORD = "的是在和与了说称为对将被由及从向等"
 _HAN_NAME_PART = rf"(?:(?![{_HAN_WORD}])[\u4e00-\u9fff])"
@@ -55,6 +68,32 @@ _HAN_NAME = re.compile(
     rf"{_HAN_NAME_PART}{{1,4}}(?:[·‧•・]{_HAN_NAME_PART}{{1,5}})+"
 )  # 基特·哈灵顿
 _HAN_BEFORE = re.compile(r".*[位名]")
+_HAN_NAME_PART_RE = re.compile(_HAN_NAME_PART)
+
+
+# Languages written without capitals and with spaces: a name is what follows a
+# role, up to a postposition or particle (`name_ends`).
+_UNCASED_SPACED = frozenset({"ur", "fa"})
+# Languages written without spaces: a role's name follows it directly.
+_JOINED_LANGUAGES = frozenset({"zh", "ja"})
+# Arabic-script marks that do not change a word (short vowels, ezafe's zer).
+_ARABIC_MARKS = re.compile("[\u064b-\u065f\u0670]")
+_ARABIC_PUNCTUATION = "،؛؟۔:\"'“”‘’()[]«».,!?—–-"
+# After a role, at most this many words are a name (Urdu, Persian).
+_UNCASED_MAX_WORDS = 4
+
+
+def _stopwords(language: str) -> frozenset[str]:
+    return (
+        frozenset(fold(w) for w in stopwordsiso.stopwords(language))
+        if stopwordsiso.has_lang(language)
+        else frozenset()
+    )
+
+
+def _plain(word: str) -> str:
+    """A folded Arabic-script word without its short vowels and punctuation."""
+    return _ARABIC_MARKS.sub("", fold(word)).strip(_ARABIC_PUNCTUATION)
 
 
 # Languages whose texts have no transliterated Chinese names to look for.
@@ -71,6 +110,18 @@ def _overlapping(known: list[Span], start: int, end: int) -> list[int]:
             hits.append(j)
         j += 1
     return hits
+
+
+def _title_case(text: str, at: int) -> bool:
+    """Whether the line around `at` is a headline in title case (Expectations Are
+    Low), where a capital says nothing about a name."""
+    start = text.rfind("\n", 0, at) + 1
+    end = text.find("\n", at)
+    words = text[start : end if end >= 0 else len(text)].split()
+    if len(words) < _TITLE_CASE_WORDS:
+        return False
+    capitalised = sum(1 for w in words if w[:1].isupper())
+    return capitalised >= _TITLE_CASE_SHARE * len(words)
 
 
 def person_id(name: str) -> str:
@@ -147,8 +198,27 @@ class PeopleFinder:
         self._particles = frozenset(fold(p) for p in data.get("particles", []))
         particles = [re.escape(p) for p in data.get("particles", [])]
         part = rf"(?:(?:{'|'.join(particles)}){_SPACE})*" if particles else ""
-        self._runs = re.compile(rf"(?<![\w.]){_WORD}(?:{_SPACE}{part}{_WORD})*(?![\w])")
+        self._runs = re.compile(
+            rf"(?<![^\W{_CJK}]|\.){_WORD}(?:{_SPACE}{part}{_WORD})*(?![^\W{_CJK}])"
+        )
+        self._name_ends = {
+            lang: ends | _stopwords(lang)
+            for lang, ends in _folded_list(path, data, "name_ends").items()
+        }
+        # Roles written without a space before the name: 发言人穆贾希德, 副总裁 Liat.
+        self._joined_roles = {
+            lang: tuple(sorted(roles, key=len, reverse=True))
+            for lang, roles in self._roles.items()
+            if lang in _JOINED_LANGUAGES
+        }
+        self._role_after = {
+            lang: re.compile("|".join(re.escape(r) for r in roles), re.IGNORECASE)
+            for lang, roles in self._joined_roles.items()
+            if roles
+        }
+        self._han_surnames = han_surnames()
         self._first = first_names()
+        self._surnames = surnames()
         self._common = common_words()
         # watchlist id -> the folded first words of its names (Donald for Trump)
         self._watchlist_first = watchlist_first
@@ -205,9 +275,27 @@ class PeopleFinder:
             return False
         return tokens()[surname] > text.count(text[words[0][0] : words[-1][1]])
 
+    def _before_surname(self, text: str, words: list[tuple[int, int]]) -> bool:
+        """Whether the run is unknown words (no common word, no thing's name, no
+        role) ending on a family name of the lexicon: Delcy Rodriguez."""
+        folded = [fold(text[s:e]) for s, e in words]
+        if folded[-1].split("-")[-1] not in self._surnames:
+            return False
+        return all(
+            len(w) >= 3
+            and w not in self._common
+            and w not in self._not_names
+            and w not in self._all_roles
+            and w not in self._surnames
+            for w in folded[:-1]
+        )
+
     def _role_before(self, text: str, start: int, language: str | None) -> bool:
         """Whether the words right before `start` are a role (on the same line)."""
         line_start = text.rfind("\n", 0, start) + 1
+        joined = self._joined_roles.get(language or "")
+        if joined and text[max(line_start, start - 12) : start].rstrip().endswith(joined):
+            return True  # 工程总监 Justin Schuh, 女主持人Clarissa Ward
         previous = text[max(line_start, start - 25) : start].split()
         if not previous or fold(previous[-1]) not in self._role_tails:
             return False  # the usual case, told from one word
@@ -252,6 +340,8 @@ class PeopleFinder:
             person = self._person(text, words, language, known, replaced, tokens)
             if person is not None:
                 found.append(person)
+        if language in _UNCASED_SPACED:
+            found.extend(self._after_roles_uncased(text, language, known))
         if language not in _SPACED_LANGUAGES:
             for m in _HAN_NAME.finditer(text):
                 start = m.start()
@@ -259,13 +349,104 @@ class PeopleFinder:
                 cut = _HAN_BEFORE.match(text, start, dot)
                 if cut is not None:
                     start = cut.end()
+                role = self._role_after.get(language or "")
+                if role is not None:  # 主播沙布南·道兰: the name starts after the role
+                    ends = [r.end() for r in role.finditer(text, max(0, start - 8), dot)]
+                    start = max([start, *(e for e in ends if e < dot)])
                 end = m.end()
                 if start == dot:
                     continue
                 if any(s.start < end and start < s.end for s in known):
                     continue
                 found.append(Person(start, end, text[start:end], False))
+            if language == "zh":
+                found.extend(self._han_after_roles(text, known, found))
         return found, replaced
+
+    def _after_roles_uncased(self, text: str, language: str, known: list[Span]) -> list[Person]:
+        """Names after a role in a script without capitals (Urdu, Persian): the
+        words up to a postposition, a particle or punctuation, two to four of them,
+        none a name the gazetteer knows (وزیر دفاع خرم دستگیر نے کہا)."""
+        roles = {_plain(r) for r in self._roles.get(language, ())}
+        if not roles:
+            return []
+        ends = self._name_ends.get(language, frozenset())
+        words = [
+            (m.start(), m.end()) for m in re.finditer(r"[^\s\u200c]+(?:\u200c[^\s\u200c]+)*", text)
+        ]
+        plain = [_plain(text[s:e]) for s, e in words]
+        found: list[Person] = []
+        i = 0
+        while i < len(words):
+            n = next(
+                (
+                    n
+                    for n in (3, 2, 1)
+                    if " ".join(plain[i : i + n]) in roles and i + n <= len(words)
+                ),
+                0,
+            )
+            if not n:
+                i += 1
+                continue
+            i += n
+            while i < len(words) and plain[i] in roles:
+                i += 1  # role after role: کمانڈر جنرل
+            kept: list[tuple[int, int]] = []
+            while i < len(words) and len(kept) < _UNCASED_MAX_WORDS:
+                s, e = words[i]
+                if (
+                    not plain[i]
+                    or plain[i] in ends
+                    or plain[i] in roles
+                    or _overlapping(known, s, e)
+                ):
+                    break
+                kept.append((s, e))
+                i += 1
+                if text[e - 1] in _ARABIC_PUNCTUATION:
+                    break  # the name ends with its sentence or clause
+            if len(kept) >= 2:
+                start, end = kept[0][0], kept[-1][1]
+                name = text[start:end].rstrip(_ARABIC_PUNCTUATION)
+                found.append(Person(start, start + len(name), name, False))
+        return found
+
+    def _han_after_roles(self, text: str, known: list[Span], found: list[Person]) -> list[Person]:
+        """Chinese names right after a role (董事长周子学, 运动员谢晖): a family name of
+        faker's lists and one or two characters; two when the text says the
+        longer one less often (谢晖 ... 谢晖酒桌: not 谢晖酒)."""
+        pattern = self._role_after.get("zh")
+        if pattern is None:
+            return []
+        names: list[Person] = []
+        for m in pattern.finditer(text):
+            start = m.end()
+            while start < len(text) and text[start] in " \u3000":
+                start += 1  # 联席 CEO 梁孟松
+            if (
+                start >= len(text)
+                or text[start] not in self._han_surnames
+                or not _HAN_NAME_PART_RE.match(text, start)  # 和, 的: words of their own
+                or pattern.match(text, start)  # role after role: 董事长兼总经理
+            ):
+                continue
+            longest = start + 1
+            while longest < min(start + 3, len(text)) and _HAN_NAME_PART_RE.match(text, longest):
+                longest += 1
+            if longest - start < 2:
+                continue
+            end = longest
+            if longest - start == 3 and text.count(text[start:longest]) < text.count(
+                text[start : longest - 1]
+            ):
+                end = longest - 1
+            if _overlapping(known, start, end) or any(
+                p.start < end and start < p.end for p in found
+            ):
+                continue
+            names.append(Person(start, end, text[start:end], False))
+        return names
 
     def _person(
         self,
@@ -290,16 +471,28 @@ class PeopleFinder:
             else:
                 break
         words = words[i:]
+        firsts = [k for k, (s, e) in enumerate(words[:-1]) if self._is_first_name(text[s:e])]
+        # A first name the gazetteer read as something else (French in French
+        # Foreign Minister Jean-Noël Barrot) gives way to a later one.
         anchor = next(
-            (k for k, (s, e) in enumerate(words[:-1]) if self._is_first_name(text[s:e])), None
+            (k for k in firsts if not _overlapping(known, *words[k])),
+            firsts[0] if firsts else None,
         )
-        recurring = False
+        recurring = by_surname = False
         if anchor is None and not cued:
             # Barack Obama ... Obama: the press names a person in full once, then by
             # the surname alone; a pair of unknown words whose last one comes back
             # alone is a name whatever its first name. (Not in German, where every
             # noun is capitalised: Kölner Silvesternacht ... Silvesternacht.)
-            recurring = (
+            # Unknown words before a family name of the lexicon are a name too
+            # (Delcy Rodriguez: a first name no list has).
+            by_surname = (
+                language not in _NOUNS_CAPITALISED
+                and 2 <= len(words) <= 3
+                and self._before_surname(text, words)
+                and not _title_case(text, words[0][0])
+            )
+            recurring = by_surname or (
                 language not in _NOUNS_CAPITALISED
                 and 2 <= len(words) <= 3
                 and self._surname_recurs(text, words, tokens)
@@ -308,6 +501,7 @@ class PeopleFinder:
                 return None
         if anchor is not None and (not cued or anchor > 0):
             words = words[anchor:]
+            anchor = 0
         # Gazetteer finds: a place as the first word gives way, anything else ends it.
         first_taken = None
         kept = []
@@ -350,7 +544,9 @@ class PeopleFinder:
                 return None  # an organisation's name (Columbia University)
             if word in self._not_names:
                 return None  # a thing's name or a date (Royal Mail, Monday)
-            if (k > 0 or anchor is None) and (word in self._common or word in roles):
+            if by_surname and k == len(words) - 1:
+                pass  # the family name that made it a name (Rodriguez, White)
+            elif (k > 0 or anchor is None) and (word in self._common or word in roles):
                 break
             kept.append((s, e))
         while kept and fold(text[kept[-1][0] : kept[-1][1]]) in self._particles:
