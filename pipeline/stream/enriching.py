@@ -4,7 +4,6 @@ story (pipeline/signals/stories.py)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterable
 
 from prometheus_client import Counter, Histogram
@@ -52,9 +51,8 @@ class EnrichStage:
 
     async def handle(self, event: Event, article: Article) -> None:
         try:
-            deadline = time.monotonic() + self._deadline
             with ENRICH_SECONDS.time():
-                done = await self._enrichment(article, deadline)
+                done = await self._enrichment(article, self._deadline)
             # The tables stay on the event loop's thread.
             result = self._duplicates.link(done.article, done.signature)
             story = self._stories.assign(result, done.features)

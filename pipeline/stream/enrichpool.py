@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from pipeline.enrichment.duplicates import packed_signature
-from pipeline.enrichment.enrich import Enricher
+from pipeline.enrichment.enrich import Enricher, EnrichmentTimeout
 from pipeline.signals.stories import Features, features
 from vigie import logs
 from vigie.article import Article
@@ -47,13 +47,17 @@ class Enriched:
     features: Features  # stories.features
 
 
-def enrich(enricher: Enricher, article: Article, deadline: float) -> Enriched:
-    result = enricher.enrich(article, deadline)
+def enrich(enricher: Enricher, article: Article, seconds: float) -> Enriched:
+    """`seconds`: its deadline, counted from now (not from when it was queued)."""
+    result = enricher.enrich(article, time.monotonic() + seconds)
     return Enriched(result, packed_signature(result), features(result))
 
 
 class Enrichment(Protocol):
-    async def __call__(self, article: Article, deadline: float) -> Enriched: ...
+    async def __call__(self, article: Article, seconds: float) -> Enriched:
+        """The article enriched, in at most `seconds` once started (else
+        EnrichmentTimeout)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -65,9 +69,9 @@ class ThreadEnrichment:
         self._enricher = enricher
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="enrich")
 
-    async def __call__(self, article: Article, deadline: float) -> Enriched:
+    async def __call__(self, article: Article, seconds: float) -> Enriched:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, enrich, self._enricher, article, deadline)
+        return await loop.run_in_executor(self._thread, enrich, self._enricher, article, seconds)
 
     def close(self) -> None:
         self._thread.shutdown(wait=False, cancel_futures=True)
@@ -96,9 +100,9 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(0)
 
 
-def _enrich_in_child(article: Article, deadline: float) -> Enriched:
+def _enrich_in_child(article: Article, seconds: float) -> Enriched:
     assert _enricher is not None, "the child's initializer builds it"
-    return enrich(_enricher, article, deadline)
+    return enrich(_enricher, article, seconds)
 
 
 def _ready() -> int:
@@ -107,11 +111,19 @@ def _ready() -> int:
 
 class ProcessEnrichment:
     """`processes` children, each with its own enricher (built from the gazetteer
-    cache: a few seconds, started with the worker)."""
+    cache: a few seconds, started with the worker).
 
-    def __init__(self, settings: Settings, processes: int) -> None:
+    The enricher checks its deadline between stages. A stage that runs away (a
+    text that sends a native library into a loop) is stopped from here: an
+    article still not back after twice its deadline (it may have waited for one
+    article ahead of it) and `grace` seconds has its children killed and
+    replaced, and is dead-lettered as too slow; the others in flight are tried
+    again."""
+
+    def __init__(self, settings: Settings, processes: int, grace: float = 5.0) -> None:
         self._settings = settings
         self._processes = processes
+        self._grace = grace
         self._pool = self._start()
         # After a crash, the second tries go one at a time, so that an article
         # sharing a child's death with the one that caused it gets a fair retry.
@@ -129,32 +141,47 @@ class ProcessEnrichment:
             pool.submit(_ready)
         return pool
 
-    async def __call__(self, article: Article, deadline: float) -> Enriched:
+    async def __call__(self, article: Article, seconds: float) -> Enriched:
         pool = self._pool
         try:
-            return await self._on(pool, article, deadline)
+            return await self._on(pool, article, seconds)
         except BrokenProcessPool:
             self._replace(pool, article)
         async with self._retries:
             pool = self._pool
             try:
-                return await self._on(pool, article, deadline)
+                return await self._on(pool, article, seconds)
             except BrokenProcessPool as exc:
                 self._replace(pool, article)
                 raise EnrichmentCrashed(
                     "the process enriching it died twice (a crash or out of memory)"
                 ) from exc
 
-    @staticmethod
-    async def _on(pool: ProcessPoolExecutor, article: Article, deadline: float) -> Enriched:
+    async def _on(self, pool: ProcessPoolExecutor, article: Article, seconds: float) -> Enriched:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(pool, _enrich_in_child, article, deadline)
+        running = loop.run_in_executor(pool, _enrich_in_child, article, seconds)
+        try:
+            return await asyncio.wait_for(running, 2 * seconds + self._grace)
+        except TimeoutError:
+            self._replace(pool, article, kill=True)
+            raise EnrichmentTimeout(
+                f"enrichment still running after {2 * seconds + self._grace:g}s: "
+                "its process was stopped"
+            ) from None
 
-    def _replace(self, broken: ProcessPoolExecutor, article: Article) -> None:
-        if broken is self._pool:  # not replaced yet by another article's failure
-            log.warning("enrich_process_died", article_id=article.id)
-            self._pool = self._start()
-            broken.shutdown(wait=False, cancel_futures=True)
+    def _replace(self, broken: ProcessPoolExecutor, article: Article, kill: bool = False) -> None:
+        if broken is not self._pool:
+            return  # replaced already, for another article
+        log.warning(
+            "enrich_process_stopped" if kill else "enrich_process_died", article_id=article.id
+        )
+        # A pool has no way to stop a busy child. It is the worker's only pool of
+        # processes: the children alive now are the broken pool's.
+        stopped = multiprocessing.active_children() if kill else []
+        self._pool = self._start()
+        broken.shutdown(wait=False, cancel_futures=True)
+        for child in stopped:
+            child.kill()
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

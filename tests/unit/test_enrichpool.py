@@ -12,7 +12,9 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline.enrichment.enrich import Enricher
+import pytest
+
+from pipeline.enrichment.enrich import Enricher, EnrichmentTimeout
 from pipeline.stream.enrichpool import Enriched, ProcessEnrichment, ThreadEnrichment
 from tests.conftest import make_article
 from vigie.settings import Settings
@@ -24,8 +26,7 @@ TEXT = (
 )
 
 
-def _far() -> float:
-    return time.monotonic() + 60
+FAR = 60.0  # seconds: no deadline in sight
 
 
 def test_a_child_process_enriches_as_the_thread_does(enricher: Enricher) -> None:
@@ -34,8 +35,8 @@ def test_a_child_process_enriches_as_the_thread_does(enricher: Enricher) -> None
     thread = ThreadEnrichment(enricher)
 
     async def both() -> tuple[list[Enriched], list[Enriched]]:
-        apart = [await pool(a, _far()) for a in articles]
-        inside = [await thread(a, _far()) for a in articles]
+        apart = [await pool(a, FAR) for a in articles]
+        inside = [await thread(a, FAR) for a in articles]
         return apart, inside
 
     try:
@@ -54,10 +55,10 @@ def test_a_dead_child_is_replaced_and_its_article_tried_again() -> None:
     article = make_article("https://x.example/again", "Moscou", TEXT)
 
     async def run() -> tuple[str | None, str | None]:
-        first = await pool(article, _far())
+        first = await pool(article, FAR)
         for child in multiprocessing.active_children():
             os.kill(child.pid or 0, signal.SIGKILL)
-        second = await pool(article, _far())  # on a child started for it
+        second = await pool(article, FAR)  # on a child started for it
         return first.article.language, second.article.language
 
     try:
@@ -74,7 +75,7 @@ from vigie.settings import Settings
 
 async def main() -> None:
     pool = ProcessEnrichment(Settings(), 2)
-    await pool(make_article("https://x.example/k", "Moscou", "La Russie."), time.monotonic() + 60)
+    await pool(make_article("https://x.example/k", "Moscou", "La Russie."), 60.0)
     print(" ".join(str(c.pid) for c in multiprocessing.active_children()), flush=True)
     await asyncio.sleep(600)
 
@@ -109,3 +110,25 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"  # a zombie has exited, waiting for its reaper
+
+
+def test_an_article_past_twice_its_deadline_has_its_process_stopped() -> None:
+    """A stage that runs away is not left to run: with no grace and no time at
+    all, the article is given up and its child killed; the next one is enriched
+    by a new child."""
+    pool = ProcessEnrichment(Settings(), 1, grace=0.0)
+    article = make_article("https://x.example/stuck", "Moscou", TEXT)
+
+    async def run() -> str | None:
+        children = multiprocessing.active_children()
+        with pytest.raises(EnrichmentTimeout, match="its process was stopped"):
+            await pool(article, 0.0)
+        for child in children:
+            child.join(10)
+            assert not child.is_alive()
+        return (await pool(article, FAR)).article.language
+
+    try:
+        assert asyncio.run(run()) == "fr"
+    finally:
+        pool.close()
