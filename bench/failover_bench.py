@@ -22,7 +22,7 @@ from kafka import KafkaProducer
 
 from bench.index_bench import _articles, _found, _seed_body, send_paced
 from pipeline.search.clients import connect
-from vigie.settings import free_port, private_environment, private_indices, settings_for
+from vigie.settings import free_port, private_environment, private_prefix, settings_for
 
 
 def _worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -77,7 +77,7 @@ def run(session_timeout: float, rate: float, after: float) -> tuple[float, float
             if worker.poll() is None:
                 worker.send_signal(signal.SIGTERM)
                 worker.wait(timeout=60)
-        engine.delete_index(private_indices(settings))
+        engine.delete_prefixed(private_prefix(settings))
         engine.close()
     waits = sorted(seen[i] - max(sent[i], killed_at) for i in seen)
     worst = waits[-1] if waits else float("nan")

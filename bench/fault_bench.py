@@ -49,7 +49,7 @@ from pipeline.search.clients import connect
 from pipeline.search.engine import SearchEngine, SearchEngineError
 from services import local as services
 from vigie.article import Article
-from vigie.settings import Settings, free_port, private_environment, private_indices, settings_for
+from vigie.settings import Settings, free_port, private_environment, private_prefix, settings_for
 
 VIGIE = str(Path(sys.executable).parent / "vigie")
 KEYWORD = "Baltique"
@@ -285,7 +285,7 @@ class Run:
                 process.kill()
         self.receiver.close()
         with suppress(SearchEngineError):
-            self.engine.delete_index(private_indices(self.settings))
+            self.engine.delete_prefixed(private_prefix(self.settings))
         self.engine.close()
 
 

@@ -31,7 +31,7 @@ from pipeline.search.clients import connect
 from pipeline.search.documents import to_document
 from pipeline.search.templates import Indices, rollover, setup
 from vigie.article import Article, Source, article_id
-from vigie.settings import Settings, private_environment, private_indices, settings_for
+from vigie.settings import Settings, private_environment, private_prefix, settings_for
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -207,7 +207,7 @@ def end_to_end(rate: float, seconds: float) -> list[float]:
         producer.close()
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=60)
-        engine.delete_index(private_indices(settings))
+        engine.delete_prefixed(private_prefix(settings))
         engine.close()
 
 

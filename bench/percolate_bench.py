@@ -25,7 +25,7 @@ from pipeline.search.documents import to_document
 from pipeline.search.engine import SearchEngine
 from pipeline.search.templates import rules_body
 from vigie.article import Article, Source, article_id
-from vigie.settings import private_environment, private_indices, settings_for
+from vigie.settings import private_environment, private_prefix, settings_for
 
 REPO = Path(__file__).resolve().parents[1]
 WORDS = [
@@ -166,7 +166,7 @@ def main() -> None:
                     flush=True,
                 )
     finally:
-        engine.delete_index(private_indices(settings))
+        engine.delete_prefixed(private_prefix(settings))
         engine.close()
 
 

@@ -71,7 +71,7 @@ from pipeline.search.clients import connect
 from pipeline.search.engine import SearchEngine, SearchEngineError
 from services.local import local_services
 from vigie.article import Article, Source, article_id
-from vigie.settings import Settings, free_port, private_environment, settings_for
+from vigie.settings import Settings, free_port, private_environment, private_prefix, settings_for
 
 FEEDS = Path("/work/shared/realfeeds")
 ARTICLE_BYTES = 3_000
@@ -464,13 +464,8 @@ def _clean(engine: SearchEngine, settings: Settings, patience: float = 300) -> N
 
     def deleted() -> bool | None:
         try:
-            for index in (
-                f"{settings.index_articles}-*",
-                settings.index_alert_rules,
-                settings.index_deliveries,
-                f"{settings.index_alert_marks}*",
-            ):
-                engine.delete_index(index)
+            # Workers are stopped: nothing writes its stories index again.
+            engine.delete_prefixed(private_prefix(settings))
             _delete_topics(settings)
         except (SearchEngineError, KafkaError):
             return None

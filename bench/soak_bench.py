@@ -38,7 +38,7 @@ from bench.index_bench import _seed_body, bench_article
 from pipeline.search.clients import connect
 from pipeline.search.engine import SearchEngine, SearchEngineError
 from vigie.article import Article, article_id
-from vigie.settings import Settings, private_environment, private_indices, settings_for
+from vigie.settings import Settings, private_environment, private_prefix, settings_for
 
 REPO = Path(__file__).resolve().parents[1]
 # Articles produced ahead of those indexed: enough that the worker never waits,
@@ -321,7 +321,7 @@ def soak(code: Path, total: int, every: int, window_hours: float, restart: bool)
     finally:
         producer.close()
         worker.stop()
-        engine.delete_index(private_indices(settings))
+        engine.delete_prefixed(private_prefix(settings))
         engine.close()
 
 

@@ -305,11 +305,10 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def private_indices(settings: Settings) -> str:
-    """The wildcard naming every index of a `private_environment()`: what a test or
-    benchmark deletes when it is done (hundreds of leftover indices make every
-    engine restart recover them all first)."""
-    return settings.index_articles.removesuffix("-articles") + "-*"
+def private_prefix(settings: Settings) -> str:
+    """What the name of every index and template of a `private_environment()`
+    starts with: what a test or benchmark deletes when it is done."""
+    return settings.index_articles.removesuffix("articles")
 
 
 def private_environment(purpose: str) -> dict[str, str]:

@@ -330,5 +330,19 @@ class SearchEngine:
     def delete_index(self, name: str) -> None:
         self._call(lambda: self._client.indices.delete(index=name, ignore_unavailable=True))
 
+    def delete_prefixed(self, prefix: str) -> None:
+        """Every index, index template and component template whose name starts
+        with `prefix`: a test's or benchmark's, once done (an engine restart
+        recovers every index first, every index created is checked against every
+        template, and runs left hundreds of each)."""
+        self.delete_index(f"{prefix}*")
+        indices, cluster = self._client.indices, self._client.cluster
+        found = self._call(lambda: indices.get_index_template())["index_templates"]
+        for name in [t["name"] for t in found if t["name"].startswith(prefix)]:
+            self._call(partial(indices.delete_index_template, name=name))
+        found = self._call(lambda: cluster.get_component_template())["component_templates"]
+        for name in [t["name"] for t in found if t["name"].startswith(prefix)]:
+            self._call(partial(cluster.delete_component_template, name=name))
+
     def close(self) -> None:
         self._client.close()

@@ -27,10 +27,10 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
 from pipeline.search.clients import connect
-from pipeline.search.engine import SearchEngine
+from pipeline.search.engine import SearchEngine, SearchEngineError
 from services import local as services
 from tests.esshim import ElasticsearchShim
-from vigie.settings import Settings, private_environment, private_indices, settings_for
+from vigie.settings import Settings, private_environment, private_prefix, settings_for
 
 VIGIE = str(Path(sys.executable).parent / "vigie")
 T = TypeVar("T")
@@ -70,7 +70,25 @@ class Adapter:
         return {"VIGIE_SEARCH_ENGINE": self.name, "ELASTICSEARCH_URL": self.url}
 
     def settings(self, **fields: Any) -> Settings:
-        return Settings(search_engine=self.name, elasticsearch_url=self.url, **fields)
+        settings = Settings(search_engine=self.name, elasticsearch_url=self.url, **fields)
+        if private_prefix(settings).startswith("test-"):
+            _USED_PREFIXES.add(private_prefix(settings))
+        return settings
+
+
+# The private names tests gave settings: what is left of them (indices, and the
+# templates setup made) is deleted when the session ends.
+_USED_PREFIXES: set[str] = set()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _delete_what_tests_left() -> Iterator[None]:
+    yield
+    engine = connect(Settings())
+    with suppress(SearchEngineError):
+        for prefix in sorted(_USED_PREFIXES):
+            engine.delete_prefixed(prefix)
+    engine.close()
 
 
 ADAPTERS = ("opensearch", "elasticsearch")
@@ -210,12 +228,11 @@ class Stack:
 
     def close(self) -> None:
         self.stop_workers()
-        # Straight to the engine (an Elasticsearch shim may be gone by now): a run
-        # leaving hundreds of indices makes every engine restart recover them first.
-        with suppress(httpx.HTTPError):
-            httpx.delete(
-                f"{Settings().elasticsearch_url}/{private_indices(self.settings)}", timeout=60
-            )
+        # Straight to the engine (an Elasticsearch shim may be gone by now).
+        engine = connect(Settings())
+        with suppress(SearchEngineError):
+            engine.delete_prefixed(private_prefix(self.settings))
+        engine.close()
 
 
 @pytest.fixture

@@ -158,3 +158,36 @@ def test_a_claim_by_id_is_won_once_and_old_marks_expire(adapter: Adapter) -> Non
     finally:
         engine.delete_index(index)
         engine.close()
+
+
+def test_delete_prefixed_removes_indices_and_templates_of_that_prefix_only(
+    adapter: Adapter,
+) -> None:
+    engine = connect(adapter.settings(), timeout=10)
+    mine, other = _name("mine"), _name("other")
+    for prefix in (mine, other):
+        engine.put_component_template(f"{prefix}-settings", {"template": {"settings": {}}})
+        engine.put_index_template(
+            f"{prefix}-template",
+            {"index_patterns": [f"{prefix}-*"], "composed_of": [f"{prefix}-settings"]},
+        )
+        assert engine.create_index(f"{prefix}-1", {})
+    try:
+        engine.delete_prefixed(mine)
+        assert not engine.index_exists(f"{mine}-1")
+        assert engine.index_exists(f"{other}-1")
+        names = _template_names(engine)
+        assert not any(name.startswith(mine) for name in names)
+        assert {f"{other}-template", f"{other}-settings"} <= names
+    finally:
+        engine.delete_prefixed(other)
+        engine.close()
+    assert not any(name.startswith(other) for name in _template_names(connect(adapter.settings())))
+
+
+def _template_names(engine: SearchEngine) -> set[str]:
+    # What the engine offers is deletion, not a listing: ask its client.
+    client = engine._client
+    index = client.indices.get_index_template()["index_templates"]
+    component = client.cluster.get_component_template()["component_templates"]
+    return {t["name"] for t in [*index, *component]}
