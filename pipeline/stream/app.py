@@ -190,6 +190,9 @@ def create_app(
         dead_letters,
         settings.enrich_deadline_seconds,
         settings.kafka_max_message_bytes,
+        # With child processes, two batches each: one being enriched while the
+        # loop links, assigns and sends the other.
+        lanes=max(1, 2 * settings.enrich_processes),
     )
     indexed = 0
 
@@ -228,9 +231,7 @@ def create_app(
         settings.index_stories,
     )
 
-    # With child processes, two articles each: one being enriched while the
-    # loop links, assigns and sends the other.
-    @app.agent(raw, name="enrich", concurrency=max(1, 2 * settings.enrich_processes))
+    @app.agent(raw, name="enrich")
     async def enrich(stream: faust.StreamT[bytes]) -> None:
         await enrich_stage.run(_unacked(stream))
 

@@ -37,6 +37,11 @@ class EnrichmentCrashed(RuntimeError):
     """The child process enriching an article died, twice."""
 
 
+class EnrichmentFailed(RuntimeError):
+    """The enricher raised something else (the message is its repr): one bad
+    article, not a reason to stop the others."""
+
+
 @dataclass(frozen=True)
 class Enriched:
     """An enriched article, and what the near-duplicate and story indexes match
@@ -47,16 +52,33 @@ class Enriched:
     features: Features  # stories.features
 
 
+# Per article of a batch: its result, or why it has none.
+Outcome = Enriched | EnrichmentTimeout | EnrichmentFailed | EnrichmentCrashed
+
+
 def enrich(enricher: Enricher, article: Article, seconds: float) -> Enriched:
     """`seconds`: its deadline, counted from now (not from when it was queued)."""
     result = enricher.enrich(article, time.monotonic() + seconds)
     return Enriched(result, packed_signature(result), features(result))
 
 
+def enrich_each(enricher: Enricher, articles: list[Article], seconds: float) -> list[Outcome]:
+    """Each article enriched in turn, `seconds` each; one that fails says why."""
+    outcomes: list[Outcome] = []
+    for article in articles:
+        try:
+            outcomes.append(enrich(enricher, article, seconds))
+        except EnrichmentTimeout as exc:
+            outcomes.append(exc)
+        except Exception as exc:  # any fault of the enricher is this article's alone
+            outcomes.append(EnrichmentFailed(repr(exc)))
+    return outcomes
+
+
 class Enrichment(Protocol):
-    async def __call__(self, article: Article, seconds: float) -> Enriched:
-        """The article enriched, in at most `seconds` once started (else
-        EnrichmentTimeout)."""
+    async def __call__(self, articles: list[Article], seconds: float) -> list[Outcome]:
+        """The articles enriched, in order, each in at most `seconds` once
+        started; a batch costs one hand-over, not one per article."""
         ...
 
     def close(self) -> None: ...
@@ -69,9 +91,11 @@ class ThreadEnrichment:
         self._enricher = enricher
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="enrich")
 
-    async def __call__(self, article: Article, seconds: float) -> Enriched:
+    async def __call__(self, articles: list[Article], seconds: float) -> list[Outcome]:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, enrich, self._enricher, article, seconds)
+        return await loop.run_in_executor(
+            self._thread, enrich_each, self._enricher, articles, seconds
+        )
 
     def close(self) -> None:
         self._thread.shutdown(wait=False, cancel_futures=True)
@@ -100,9 +124,9 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(0)
 
 
-def _enrich_in_child(article: Article, seconds: float) -> Enriched:
+def _enrich_in_child(articles: list[Article], seconds: float) -> list[Outcome]:
     assert _enricher is not None, "the child's initializer builds it"
-    return enrich(_enricher, article, seconds)
+    return enrich_each(_enricher, articles, seconds)
 
 
 def _ready() -> int:
@@ -114,11 +138,12 @@ class ProcessEnrichment:
     cache: a few seconds, started with the worker).
 
     The enricher checks its deadline between stages. A stage that runs away (a
-    text that sends a native library into a loop) is stopped from here: an
-    article still not back after twice its deadline (it may have waited for one
-    article ahead of it) and `grace` seconds has its children killed and
-    replaced, and is dead-lettered as too slow; the others in flight are tried
-    again."""
+    text that sends a native library into a loop) is stopped from here: a batch
+    still not back after twice the deadline (it may have waited for a batch
+    ahead of it) and `grace` seconds has its children killed and replaced. A
+    batch whose child died or was killed is tried again one article at a time,
+    so that only the article at fault is given up (dead-lettered as too slow,
+    or as crashing)."""
 
     def __init__(self, settings: Settings, processes: int, grace: float = 5.0) -> None:
         self._settings = settings
@@ -141,32 +166,44 @@ class ProcessEnrichment:
             pool.submit(_ready)
         return pool
 
-    async def __call__(self, article: Article, seconds: float) -> Enriched:
+    async def __call__(self, articles: list[Article], seconds: float) -> list[Outcome]:
         pool = self._pool
         try:
-            return await self._on(pool, article, seconds)
-        except BrokenProcessPool:
-            self._replace(pool, article)
+            return await self._on(pool, articles, seconds)
+        except (BrokenProcessPool, EnrichmentTimeout):
+            pass
+        # Alone, and one at a time: a crash or a kill now names its article.
+        outcomes: list[Outcome] = []
         async with self._retries:
-            pool = self._pool
-            try:
-                return await self._on(pool, article, seconds)
-            except BrokenProcessPool as exc:
-                self._replace(pool, article)
-                raise EnrichmentCrashed(
-                    "the process enriching it died twice (a crash or out of memory)"
-                ) from exc
+            for article in articles:
+                pool = self._pool
+                try:
+                    outcomes += await self._on(pool, [article], seconds)
+                except EnrichmentTimeout as exc:
+                    outcomes.append(exc)
+                except BrokenProcessPool:
+                    outcomes.append(
+                        EnrichmentCrashed(
+                            "the process enriching it died twice (a crash or out of memory)"
+                        )
+                    )
+        return outcomes
 
-    async def _on(self, pool: ProcessPoolExecutor, article: Article, seconds: float) -> Enriched:
+    async def _on(
+        self, pool: ProcessPoolExecutor, articles: list[Article], seconds: float
+    ) -> list[Outcome]:
         loop = asyncio.get_running_loop()
-        running = loop.run_in_executor(pool, _enrich_in_child, article, seconds)
+        running = loop.run_in_executor(pool, _enrich_in_child, articles, seconds)
+        limit = 2 * seconds + self._grace
         try:
-            return await asyncio.wait_for(running, 2 * seconds + self._grace)
+            return await asyncio.wait_for(running, limit)
+        except BrokenProcessPool:
+            self._replace(pool, articles[0])
+            raise
         except TimeoutError:
-            self._replace(pool, article, kill=True)
+            self._replace(pool, articles[0], kill=True)
             raise EnrichmentTimeout(
-                f"enrichment still running after {2 * seconds + self._grace:g}s: "
-                "its process was stopped"
+                f"enrichment still running after {limit:g}s: its process was stopped"
             ) from None
 
     def _replace(self, broken: ProcessPoolExecutor, article: Article, kill: bool = False) -> None:

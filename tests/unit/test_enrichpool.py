@@ -11,12 +11,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-
-import pytest
+from typing import cast
 
 from pipeline.enrichment.enrich import Enricher, EnrichmentTimeout
-from pipeline.stream.enrichpool import Enriched, ProcessEnrichment, ThreadEnrichment
+from pipeline.stream.enrichpool import Enriched, Outcome, ProcessEnrichment, ThreadEnrichment
 from tests.conftest import make_article
+from vigie.article import Article
 from vigie.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,10 +34,8 @@ def test_a_child_process_enriches_as_the_thread_does(enricher: Enricher) -> None
     pool = ProcessEnrichment(Settings(), 1)
     thread = ThreadEnrichment(enricher)
 
-    async def both() -> tuple[list[Enriched], list[Enriched]]:
-        apart = [await pool(a, FAR) for a in articles]
-        inside = [await thread(a, FAR) for a in articles]
-        return apart, inside
+    async def both() -> tuple[list[Outcome], list[Outcome]]:
+        return await pool(articles, FAR), await thread(articles, FAR)
 
     try:
         apart, inside = asyncio.run(both())
@@ -45,24 +43,47 @@ def test_a_child_process_enriches_as_the_thread_does(enricher: Enricher) -> None
         pool.close()
         thread.close()
     assert apart == inside
-    assert {t.id for t in inside[0].article.tags} >= {"country:KP", "country:RU"}
-    assert len(inside[0].signature) == 128  # long enough for a near-duplicate signature
-    assert inside[0].features[0]  # entity ids for stories
+    first = inside[0]
+    assert isinstance(first, Enriched)
+    assert {t.id for t in first.article.tags} >= {"country:KP", "country:RU"}
+    assert len(first.signature) == 128  # long enough for a near-duplicate signature
+    assert first.features[0]  # entity ids for stories
+
+
+class _Picky:
+    """An enricher that fails on one title."""
+
+    def enrich(self, article: Article, deadline: float | None = None) -> Article:
+        if article.title == "bad":
+            raise ValueError("cannot")
+        return article
+
+
+def test_an_article_the_enricher_fails_on_fails_alone() -> None:
+    thread = ThreadEnrichment(cast(Enricher, _Picky()))
+    titles = ["good", "bad", "fine"]
+    articles = [make_article(f"https://x.example/{t}", t, TEXT) for t in titles]
+    try:
+        outcomes = asyncio.run(thread(articles, FAR))
+    finally:
+        thread.close()
+    assert [type(o).__name__ for o in outcomes] == ["Enriched", "EnrichmentFailed", "Enriched"]
+    assert str(outcomes[1]) == "ValueError('cannot')"
 
 
 def test_a_dead_child_is_replaced_and_its_article_tried_again() -> None:
     pool = ProcessEnrichment(Settings(), 1)
     article = make_article("https://x.example/again", "Moscou", TEXT)
 
-    async def run() -> tuple[str | None, str | None]:
-        first = await pool(article, FAR)
+    async def run() -> list[Outcome]:
+        await pool([article], FAR)
         for child in multiprocessing.active_children():
             os.kill(child.pid or 0, signal.SIGKILL)
-        second = await pool(article, FAR)  # on a child started for it
-        return first.article.language, second.article.language
+        return await pool([article, article], FAR)  # tried again, alone, on a new child
 
     try:
-        assert asyncio.run(run()) == ("fr", "fr")
+        outcomes = asyncio.run(run())
+        assert [o.article.language for o in outcomes if isinstance(o, Enriched)] == ["fr", "fr"]
     finally:
         pool.close()
 
@@ -71,11 +92,12 @@ CHILDREN = """
 import asyncio, multiprocessing, sys, time
 from pipeline.stream.enrichpool import ProcessEnrichment
 from tests.conftest import make_article
+from vigie.article import Article
 from vigie.settings import Settings
 
 async def main() -> None:
     pool = ProcessEnrichment(Settings(), 2)
-    await pool(make_article("https://x.example/k", "Moscou", "La Russie."), 60.0)
+    await pool([make_article("https://x.example/k", "Moscou", "La Russie.")], 60.0)
     print(" ".join(str(c.pid) for c in multiprocessing.active_children()), flush=True)
     await asyncio.sleep(600)
 
@@ -119,16 +141,19 @@ def test_an_article_past_twice_its_deadline_has_its_process_stopped() -> None:
     pool = ProcessEnrichment(Settings(), 1, grace=0.0)
     article = make_article("https://x.example/stuck", "Moscou", TEXT)
 
-    async def run() -> str | None:
+    async def run() -> list[Outcome]:
         children = multiprocessing.active_children()
-        with pytest.raises(EnrichmentTimeout, match="its process was stopped"):
-            await pool(article, 0.0)
+        (stuck,) = await pool([article], 0.0)
+        assert isinstance(stuck, EnrichmentTimeout)
+        assert "its process was stopped" in str(stuck)
         for child in children:
             child.join(10)
             assert not child.is_alive()
-        return (await pool(article, FAR)).article.language
+        return await pool([article], FAR)
 
     try:
-        assert asyncio.run(run()) == "fr"
+        (outcome,) = asyncio.run(run())
+        assert isinstance(outcome, Enriched)
+        assert outcome.article.language == "fr"
     finally:
         pool.close()

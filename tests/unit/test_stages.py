@@ -24,7 +24,7 @@ from pipeline.search.templates import Indices, SetupError
 from pipeline.signals.stories import StoryIndex
 from pipeline.stream.deadletters import TopicDeadLetters, valid_articles
 from pipeline.stream.enriching import EnrichStage
-from pipeline.stream.enrichpool import ThreadEnrichment
+from pipeline.stream.enrichpool import Outcome, ThreadEnrichment
 from pipeline.stream.indexing import BulkIndexer
 from pipeline.stream.indices import EngineSetup
 from pipeline.stream.matching import RuleMatcher
@@ -456,3 +456,27 @@ def test_ready_does_not_retry_what_is_in_the_way_and_tries_again_next_time(
     asyncio.run(setup.ready())
     assert len(engine.called("put_index_template")) == 2
     assert set(engine.documents["rules-test"]) == {"coree"}
+
+
+class _Failing:
+    """An enrichment that fails as a whole (not one article's fault)."""
+
+    async def __call__(self, articles: list[Article], seconds: float) -> list[Outcome]:
+        raise RuntimeError("the pool is gone")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_batch_the_enrichment_fails_as_a_whole_goes_to_the_dlq_acked() -> None:
+    """Unacked, its events would hold their partitions' commits back for good."""
+    events = [FakeEvent(raw_message(f"https://x.example/{n}", f"Titre {n}")) for n in range(3)]
+    enriched, dead_letters = FakeTopic(), ListDeadLetters()
+    stage = EnrichStage(
+        _Failing(), DuplicateIndex({}), StoryIndex({}), enriched, dead_letters, batch=2
+    )
+    asyncio.run(stage.run(stream(events)))
+    assert enriched.sent == []
+    assert [e for e, _, _ in dead_letters.sent] == events
+    assert all("the pool is gone" in reason for reason in dead_letters.reasons())
+    assert [e.acks for e in events] == [1, 1, 1]
