@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
-from vigie.settings import environment_names
+from vigie.settings import Settings, environment_names
 
 VIGIE_SERVICES = ("setup", "worker", "connector")
 
@@ -118,6 +118,20 @@ def test_restart_policies_memory_limits_and_loopback_ports(compose: dict[str, An
     stated = re.search(r"limits add up to (\d+) GB", (REPO / "README.md").read_text())
     assert stated is not None
     assert long_running == int(stated.group(1)) * 2**30
+
+
+def test_the_worker_can_be_scaled_to_as_many_as_the_topics_have_partitions(
+    compose: dict[str, Any],
+) -> None:
+    """`docker compose up --scale worker=N`: no fixed name, and a host port each."""
+    worker = compose["services"]["worker"]
+    assert "container_name" not in worker
+    ((port,),) = [worker["ports"]]
+    host, first_last, inside = port.rsplit(":", 2)
+    first, _, last = first_last.partition("-")
+    assert host == "127.0.0.1"
+    assert inside == worker["environment"]["VIGIE_WEB_PORT"]
+    assert int(last) - int(first) + 1 >= Settings().topic_partitions
 
 
 def test_the_image_sets_only_setting_names() -> None:
