@@ -109,7 +109,11 @@ def _pack(sig: list[int]) -> bytes:
 
 def packed_signature(article: Article) -> bytes:
     """What DuplicateIndex keeps of an article's signature (b"": too short for one)."""
-    sig = signature(article.body or article.summary)
+    return _packed(article.body or article.summary)
+
+
+def _packed(text: str) -> bytes:
+    sig = signature(text)
     return _pack(sig) if sig is not None else b""
 
 
@@ -217,8 +221,7 @@ class DuplicateIndex:
         """The id of an article seen within the window that this one copies, or
         None (then it is recorded as a first copy, one write). Seeing the same id
         again is not a copy, and a replay with the same content writes nothing."""
-        sig = signature(body)
-        return self._first_copy(article_id, content_hash, _pack(sig) if sig is not None else b"")
+        return self._first_copy(article_id, content_hash, _packed(body))
 
     def _first_copy(self, article_id: str, content_hash: str, packed: bytes) -> str | None:
         own = self._state.get(article_id)

@@ -96,23 +96,22 @@ class EnrichStage:
                     waiting.task_done()
 
     async def handle(self, event: Event, article: Article, outcome: Outcome) -> None:
+        if isinstance(outcome, EnrichmentTimeout):
+            await self._dead_letters.send(
+                event, "enrich", f"{outcome} ({self._deadline:g}s; VIGIE_ENRICH_DEADLINE_SECONDS)"
+            )
+            return
+        if isinstance(outcome, EnrichmentCrashed | EnrichmentFailed):
+            log.warning("enrich_failed", article_id=article.id, error=str(outcome))
+            crashed = isinstance(outcome, EnrichmentCrashed)
+            reason = str(outcome) if crashed else f"enrichment failed: {outcome}"
+            await self._dead_letters.send(event, "enrich", reason)
+            return
         try:
-            if isinstance(outcome, Exception):
-                raise outcome
             # The tables stay on the event loop's thread.
             result = self._duplicates.link(outcome.article, outcome.signature)
             story = self._stories.assign(result, outcome.features)
             result = result.model_copy(update={"story_id": story.story})
-        except EnrichmentTimeout as exc:
-            await self._dead_letters.send(
-                event, "enrich", f"{exc} ({self._deadline:g}s; VIGIE_ENRICH_DEADLINE_SECONDS)"
-            )
-            return
-        except (EnrichmentCrashed, EnrichmentFailed) as exc:
-            log.warning("enrich_failed", article_id=article.id, error=str(exc))
-            reason = str(exc) if isinstance(exc, EnrichmentCrashed) else f"enrichment failed: {exc}"
-            await self._dead_letters.send(event, "enrich", reason)
-            return
         except Exception as exc:  # one bad article must not stop the stream
             log.exception("enrich_failed", article_id=article.id)
             await self._dead_letters.send(event, "enrich", f"enrichment failed: {exc!r}")
