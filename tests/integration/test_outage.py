@@ -77,7 +77,12 @@ def test_engine_outage_loses_nothing_and_doubles_nothing(
             pytrace=False,
         )
     stack.produce(topic, [a.model_dump_json().encode() for a in during])
-    wait_for("the worker to retry", lambda: _retries(stack) > 0 or None, timeout=60)
+    try:
+        wait_for("the worker to retry", lambda: _retries(stack) > 0 or None, timeout=60)
+    except AssertionError as exc:
+        raise AssertionError(
+            f"{exc}; the worker's log ends:\n{stack.worker_log(0)[-6000:]}"
+        ) from exc
     assert worker.poll() is None, "the worker must wait for the engine, not stop"
 
     # Stopped while the engine is down: its batch must not have been committed.
