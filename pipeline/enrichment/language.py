@@ -32,6 +32,13 @@ _MONOLINGUAL = 0.9
 # another language is still told apart, at a third of the reading.
 _SAMPLE_CHARS = 1_000
 _PROBE_CHARS = 80
+# The sample ends sooner when this many characters of it, read in full, are all in
+# one language: most news is, and its later paragraphs are probed.
+_SETTLED_CHARS = 300
+# A probe this sure of the text's language stands for its paragraph: on the real
+# feeds 91 % of probes are, and 99.9 % of those say what the whole paragraph does
+# (at 0.9, 79 %).
+_PROBE_SURE = 0.8
 
 
 def segments(text: str) -> list[str]:
@@ -80,13 +87,15 @@ class LanguageDetector:
         offset = 0  # of this paragraph's line in the text
         sample: dict[str, int] = defaultdict(int)  # characters in each language so far
         for line in text[:MAX_SEGMENTED_CHARS].splitlines():
-            in_sample, offset = offset < _SAMPLE_CHARS, offset + len(line) + 1
+            settled = len(sample) == 1 and max(sample.values()) >= _SETTLED_CHARS
+            in_sample = offset < _SAMPLE_CHARS and not settled
+            offset += len(line) + 1
             paragraph = line.strip()
             if len(paragraph) < _MIN_SEGMENT_CHARS:
                 continue
             if not in_sample and len(paragraph) > _PROBE_CHARS:
                 ((lang, score),) = self._predict([_one_line(paragraph[:_PROBE_CHARS])])
-                if score >= _MONOLINGUAL and lang == max(
+                if score >= _PROBE_SURE and lang == max(
                     sample, key=sample.__getitem__, default=""
                 ):
                     parts.append((paragraph, (lang, score)))
