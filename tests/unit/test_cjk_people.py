@@ -80,9 +80,7 @@ def test_chinese_persons(enricher: Enricher, text: str, name: str) -> None:
         ("小区的纪念堂旁边新开了一家超市。", "zh"),
     ],
 )
-def test_places_and_organisations_are_not_persons(
-    enricher: Enricher, text: str, hint: str
-) -> None:
+def test_places_and_organisations_are_not_persons(enricher: Enricher, text: str, hint: str) -> None:
     assert not [p for p in _persons(enricher, text, hint) if p.startswith("person:~")]
 
 
