@@ -214,10 +214,11 @@ def _sudachi() -> Any:
 
 @cache
 def _jieba() -> Any:
-    """rjieba's tokenizer (its dictionary is loaded on the first call)."""
+    """rjieba's tokenizer: the module's own instance, which its import loads (a
+    second one, rjieba.Jieba(), would cost as much time and memory again)."""
     import rjieba
 
-    return rjieba.Jieba()
+    return rjieba
 
 
 _JA_KINDS = {"姓": "sei", "名": "mei", "一般": "person"}
