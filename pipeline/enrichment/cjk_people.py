@@ -204,12 +204,27 @@ class _Token:
 
 
 @cache
+def _sudachi_dictionary() -> Any:
+    """SudachiDict-core (memory-mapped: its pages are shared between processes)."""
+    from sudachipy import Dictionary
+
+    return Dictionary(dict="core")
+
+
+@cache
 def _sudachi() -> Any:
     """SudachiPy's tokenizer on SudachiDict-core, in long units (mode C: トヨタ自動車
     is one word, not a family name and a noun), with the part of speech only."""
-    from sudachipy import Dictionary, SplitMode
+    from sudachipy import SplitMode
 
-    return Dictionary(dict="core").tokenizer(mode=SplitMode.C, fields={"pos"})
+    return _sudachi_dictionary().tokenizer(mode=SplitMode.C, fields={"pos"})
+
+
+def _is_given_name(surface: str) -> bool:
+    """Whether Sudachi's dictionary has `surface` as a given name (晋三)."""
+    return any(
+        m.part_of_speech()[2:4] == ("人名", "名") for m in _sudachi_dictionary().lookup(surface)
+    )
 
 
 @cache
@@ -371,6 +386,15 @@ class CjkPeople:
                 k = j + 1 if j < len(tokens) and tokens[j].tag == "space" else j
                 if k < len(tokens) and tokens[k].tag == "mei" and 3 <= tokens[k].end - t.start <= 8:
                     j, strong = k + 1, True  # 宮沢和史, 関 信浩 (not 包快: Chinese read so)
+                    given = tokens[k]
+                    if (
+                        len(given.surface) == 1
+                        and j < len(tokens)
+                        and _HAN_ONLY.fullmatch(tokens[j].surface)
+                        and len(tokens[j].surface) == 1
+                        and _is_given_name(given.surface + tokens[j].surface)
+                    ):
+                        j += 1  # 安倍 | 晋 | 三元首相: the given name 晋三, cut in two
             end = tokens[j - 1].end
             if not strong and _KATAKANA_ONLY.fullmatch(t.surface):
                 parts = _KATAKANA_PARTS.match(text, t.end)

@@ -33,6 +33,8 @@ def _persons(enricher: Enricher, body: str, hint: str) -> dict[str, str]:
     [
         # a family name and a given name, without a cue
         ("昨日、森川洋平が新しい会社を立ち上げたと発表した。", "森川洋平"),
+        # a given name the tokenizer cut in two (晋 | 三元), whole again
+        ("北条晋三元会長は記者団の取材に応じた。", "北条晋三"),
         # the same with a space between them: one id, without the space
         ("研究所の所長、森川 洋平は実験の成功を報告した。", "森川洋平"),
         # a family name alone, before an honorific
