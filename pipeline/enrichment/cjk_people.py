@@ -21,22 +21,33 @@ family names (名詞,固有名詞,人名,姓), given names (…,名) and other p
 
 Chinese: rjieba (jieba-rs, MIT: jieba's dictionary and HMM, in Rust). jieba tags
 person names `nr`, but its dictionary so tags many other words (阿富汗, 华为,
-纪念堂), so:
-- a word the dictionary does not have, that the HMM read as a name and that
-  opens on a Chinese family name (邱瑞, 梁孟松), or a family name jieba cut off
-  the given name after it (蒋 | 尚义), is a person;
-- any other word tagged as a name (a dictionary word, a transliteration such as
-  加尼) is one only with a cue: a role right before it (总统加尼), an honorific
-  right after it (李华先生), or a person beside it in a list (、);
-- a name in a list of persons (主演 A、B、马东锡等) is one when it is two or three
-  characters opening on a family name.
-- A transliterated name with a middle dot (基特·哈灵顿, as in people.py) ends
-  where the tokenizer's word ends (沙布南·道兰 in 沙布南·道兰拍摄视频), and a place
-  the gazetteer read inside one (查德, Chad, in 理查德·麦登) gives way to it.
+纪念堂), and its HMM reads new brands as names too (安卓, 谷歌), so a name
+opening on a Chinese family name (faker's lists) is a person without a cue when:
+- it is a word the dictionary does not have, read as a name by the HMM (梁孟松,
+  邱瑞), or a family name jieba cut off the given name after it (蒋 | 尚义), or
+  a full name of the dictionary with a character of given names (刘德华);
+- a given name of one character is a character of given names (婷, not 卓);
+- it does not end on a character of organisations or places (卫健委, 康银阁);
+- what follows it is what follows a person in a sentence: a verb, an adverb, a
+  preposition, a conjunction, a particle (莫婷说, 张鹏和潘乱, 王宁在), a colon or
+  the list's comma (and after three characters a comma or the sentence's end),
+  not a noun (高亮效果, 车厘子自由).
+The HMM often glues the next word on (莫婷称, 蒋文博为) or a preposition before
+(向龙翔): that character is cut off first. Any other word tagged as a name (a
+transliteration such as 加尼, a dictionary word) is a person only with a cue: a
+role right before it (总统加尼) or an honorific right after it (李华先生; not a
+role: 华为总裁 is Huawei's president). A name of two or three characters on a
+family name beside a person in a list is one (主演 A、马东锡等).
+A transliterated name with a middle dot (基特·哈灵顿, as in people.py) ends where
+the tokenizer's word ends (沙布南·道兰 in 沙布南·道兰拍摄视频), and a place the
+gazetteer read inside one (查德, Chad, in 理查德·麦登) gives way to it.
 
 Everywhere: a name over a watch-listed person's is not taken (the watchlist keeps
 its id), nor one that crosses a place or an organisation the gazetteer found, nor
-one followed by an organisation's head word (大学, 银行: names.yaml).
+one followed by an organisation's head word (大学, 银行: names.yaml). A name alone
+on its line (【2】彭某) signs what follows: an author, not who the text is about.
+A "Japanese" text without kana is Chinese misread, or a headline in kanji: there
+only cues tell a name.
 
 Each tokenizer is loaded once per process, on the first text of its language, and
 runs only on the lines that have Han or kana characters.
@@ -133,8 +144,11 @@ _ZH_COMPOUND_SURNAMES = frozenset(
         "西門",
     ]
 )
-# Prepositions that are family names too: jieba reads 向龙翔 in 向龙翔强调 as one name.
-_ZH_PREPOSITIONS = frozenset("向和与对把被给让跟将从由在于以为")
+# Prepositions that are family names too: jieba reads 向龙翔 in 向龙翔强调 as one
+# name. Rare family names, read as prepositions before another family name; and
+# common ones (向华强, 于洪涛), read so only where the text has the rest alone too.
+_ZH_PREPOSITIONS = frozenset("和与对把被给让跟将从由在以为")
+_ZH_PREPOSITION_SURNAMES = frozenset("向于")
 # Last characters of the names of organisations, places and things, not of persons'
 # given names (卫健委, 康银阁, 封海令).
 _ZH_NOT_NAME_ENDS = frozenset("委局厅院所处司办社队团组校馆店厂省市县区镇村州港湾站场园阁令")
@@ -510,10 +524,16 @@ class CjkPeople:
             word, j, unknown = t.surface + nxt.surface, i + 2, True  # 蒋 | 尚义
         elif self._surname_length(t.surface) and t.tag in _ZH_PERSON_TAGS:
             word, j, unknown = t.surface, i + 1, not t.known
-            if t.known and len(word) == 3 and set(word[1:]) & self._given_characters:
+            if (
+                t.known
+                and len(word) == 3
+                and set(word[1:]) & self._given_characters
+                and not any(self._char_tag(c)[:1] in "upc" for c in word[1:])
+            ):
                 # A full name in the dictionary (刘德华, 王小明): the dictionary tags
-                # words that are no names so too (纪念堂, 申请书), so it takes a
-                # character of given names, and the sentence around it (_zh_sure).
+                # words that are no names so too (纪念堂, 申请书, 屠龙之), so it takes
+                # a character of given names, no particle, and the sentence around
+                # it (_zh_sure).
                 unknown = True
         else:
             # A transliteration, in as many words as jieba cut it into (穆贾 | 希德):
@@ -527,7 +547,14 @@ class CjkPeople:
                 j += 1
             word = "".join(w.surface for w in tokens[i:j])
             return j, ((start, tokens[j - 1].end, word, False) if len(word) >= 2 else None)
-        if len(word) == 3 and word[0] in _ZH_PREPOSITIONS and self._surname_length(word[1:]) == 1:
+        if (
+            len(word) == 3
+            and self._surname_length(word[1:]) == 1
+            and (
+                word[0] in _ZH_PREPOSITIONS
+                or (word[0] in _ZH_PREPOSITION_SURNAMES and text.count(word[1:]) > text.count(word))
+            )
+        ):
             word, start = word[1:], start + 1  # 向 | 龙翔: a preposition before a name
         family = self._surname_length(word)
         if not t.known and len(word) - family == 3 and self._glued(text, word):

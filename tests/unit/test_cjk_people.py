@@ -56,6 +56,8 @@ def test_japanese_persons(enricher: Enricher, text: str, name: str) -> None:
     [
         # a name the dictionary does not have, read as one by the HMM
         ("梁文涛表示，新工厂将在明年投产。", "梁文涛"),
+        # a full name jieba's dictionary has, before a verb
+        ("会后王小明说，他对结果很满意。", "王小明"),
         # a name the HMM glued the next word to (为)
         ("董事会宣布委任蒋文博为公司副总经理。", "蒋文博"),
         # a transliterated name after a role
@@ -78,8 +80,9 @@ def test_chinese_persons(enricher: Enricher, text: str, name: str) -> None:
         ("本田技研工業と日産自動車の提携が話題になった。", "ja"),
         ("上海市卫健委发布通知，黄浦区将实施新的防疫措施。", "zh"),
         ("安卓手机和谷歌浏览器的新版本同时发布。", "zh"),
-        # a dictionary word jieba tags as a name, before a noun
+        # dictionary words jieba tags as names: before a noun, with a particle
         ("小区的纪念堂旁边新开了一家超市。", "zh"),
+        ("书中讲的是屠龙之术，没有什么实际用处。", "zh"),
     ],
 )
 def test_places_and_organisations_are_not_persons(enricher: Enricher, text: str, hint: str) -> None:
