@@ -55,6 +55,7 @@ runs only on the lines that have Han or kana characters.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -112,6 +113,11 @@ _JA_ROLE_GLUE = "の：: \u3000"
 # Chinese: 华为总裁 is Huawei's president, not a person called 华为.
 _ZH_HONORIFICS = ("先生", "女士", "小姐", "夫人", "同志", "老师", "博士", "院士")
 _ZH_LIST = "、"
+# A list's item: two to four characters after its comma, up to the next item or
+# the list's end (等); and what may stand before a list's first item.
+_LISTED_MAX = 4
+_LISTED_AFTER = re.compile(f"{_ZH_LIST}([{_HAN}]{{2,4}})(?=[{_ZH_LIST}等和及与]|$)", re.MULTILINE)
+_LIST_OPENERS = f"{_ZH_LIST}：:，, \u3000\n（(「“《"
 # Chinese compound family names (欧阳锋, 诸葛亮): faker's lists have single characters.
 _ZH_COMPOUND_SURNAMES = frozenset(
     [
@@ -304,8 +310,16 @@ def _zh_tokens(text: str) -> list[_Token]:
     return tokens
 
 
-def _overlapping(spans: Sequence[KnownSpan], start: int, end: int) -> list[int]:
-    return [k for k, s in enumerate(spans) if s.start < end and start < s.end]
+def _overlapping(spans: Sequence[KnownSpan], starts: list[int], start: int, end: int) -> list[int]:
+    """Indexes of the spans (in text order, not overlapping; `starts` their
+    starts) that overlap [start, end)."""
+    k = max(bisect.bisect_right(starts, start) - 1, 0)
+    hits = []
+    while k < len(spans) and spans[k].start < end:
+        if start < spans[k].end:
+            hits.append(k)
+        k += 1
+    return hits
 
 
 class CjkPeople:
@@ -326,6 +340,8 @@ class CjkPeople:
         self._surnames = han_surnames()
         self._given_characters = han_given_characters()
         self._char_tags: dict[str, str] = {}
+        # How often the text being read says a word: each counted once per text.
+        self._counts: dict[str, int] = {}
 
     def find(
         self,
@@ -339,13 +355,20 @@ class CjkPeople:
         result = Found()
         if language not in ("ja", "zh") or not _CJK_LINE.search(text):
             return result
+        self._counts.clear()
         if language == "ja":
             candidates = self._japanese(text, _ja_tokens(text))
         else:
             candidates = self._chinese(text, _zh_tokens(text), found)
-        taken = [(p.start, p.end) for p in found]
+        starts = [s.start for s in known]
+        # Who has each character already: people.py's persons (their index), the
+        # names here (-2); -1 for none. (A list, not a scan of the persons per
+        # name: a long text of names would be quadratic.)
+        owner = [-1] * len(text)
+        for k, p in enumerate(found):
+            owner[p.start : p.end] = [k] * (p.end - p.start)
         for start, end, name, strong in candidates:
-            hits = _overlapping(known, start, end)
+            hits = _overlapping(known, starts, start, end)
             if any(known[k].type == "PER" for k in hits):
                 continue  # a watch-listed person's name: the gazetteer's id stands
             inside = [k for k in hits if start <= known[k].start and known[k].end <= end]
@@ -353,8 +376,8 @@ class CjkPeople:
                 continue  # across a place or an organisation's name
             if self._org_head_after(text, end):
                 continue  # 早稲田大学, 华为银行: an organisation's name
-            overlaps = [k for k, (s, e) in enumerate(taken) if s < end and start < e]
-            dotted = [k for k in overlaps if k < len(found) and _has_dot(found[k].text)]
+            overlaps = sorted(set(owner[start:end]) - {-1})
+            dotted = [k for k in overlaps if k >= 0 and _has_dot(found[k].text)]
             if overlaps and (not dotted or len(dotted) < len(overlaps) or not _has_dot(name)):
                 continue  # found already (a dotted name here stands for people.py's)
             if dotted and all((found[k].start, found[k].end) == (start, end) for k in dotted):
@@ -363,7 +386,7 @@ class CjkPeople:
             result.replaced.update(inside)
             canonical = "" if name == text[start:end] else name
             result.names.append(Name(start, end, canonical, _alone_on_line(text, start, end)))
-            taken.append((start, end))
+            owner[start:end] = [-2] * (end - start)
         return result
 
     def _org_head_after(self, text: str, end: int) -> bool:
@@ -375,8 +398,8 @@ class CjkPeople:
         roles = self._roles[language]
         if not roles:
             return False
-        line_start = text.rfind("\n", 0, start) + 1
-        before = fold(text[max(line_start, start - _ROLE_WINDOW) : start]).rstrip(glue)
+        before = text[max(0, start - _ROLE_WINDOW) : start].rsplit("\n", 1)[-1]
+        before = fold(before).rstrip(glue)
         return before.endswith(roles)
 
     # Japanese
@@ -552,7 +575,10 @@ class CjkPeople:
             and self._surname_length(word[1:]) == 1
             and (
                 word[0] in _ZH_PREPOSITIONS
-                or (word[0] in _ZH_PREPOSITION_SURNAMES and text.count(word[1:]) > text.count(word))
+                or (
+                    word[0] in _ZH_PREPOSITION_SURNAMES
+                    and self._count(text, word[1:]) > self._count(text, word)
+                )
             )
         ):
             word, start = word[1:], start + 1  # 向 | 龙翔: a preposition before a name
@@ -568,6 +594,12 @@ class CjkPeople:
         end = start + len(word)
         return j, (start, end, word, unknown and self._zh_sure(text, word, family, end))
 
+    def _count(self, text: str, word: str) -> int:
+        count = self._counts.get(word)
+        if count is None:
+            count = self._counts[word] = text.count(word)
+        return count
+
     def _char_tag(self, char: str) -> str:
         """jieba's tag of one character as a word of its own (说: v)."""
         tag = self._char_tags.get(char)
@@ -579,7 +611,7 @@ class CjkPeople:
         """Whether the last character of a three-character name is the word after
         it: the text says the name without it more often (莫婷 ... 莫婷称), or it is
         no given name's character and a verb, adverb or particle of its own (说)."""
-        if text.count(word[:-1]) > text.count(word):
+        if self._count(text, word[:-1]) > self._count(text, word):
             return True
         return word[-1] not in self._given_characters and self._char_tag(word[-1])[:1] in "vpdcur"
 
@@ -594,9 +626,7 @@ class CjkPeople:
         given = len(word) - family
         if given == 1 and word[-1] not in self._given_characters:
             return False  # 安卓, 谷歌: brands the dictionary is too old to know
-        line_end = text.find("\n", end)
-        line_end = len(text) if line_end < 0 else line_end
-        after = text[end:line_end].lstrip(" \u3000")
+        after = text[end : end + 12].split("\n", 1)[0].lstrip(" \u3000")
         if not after:
             return given == 2
         if after[0] in "、：:" or (given == 2 and after[0] in "，,。（("):
@@ -659,30 +689,26 @@ class CjkPeople:
         """Names of two or three characters on a family name, next to a person in a
         list: 基特·哈灵顿、马东锡等."""
         spans = sorted(set(persons))
+        ends = [e for _, e in spans]
         for start, end in spans:
-            for at, step in ((end, 1), (start, -1)):
-                if step == 1:
-                    m = re.match(
-                        f"{_ZH_LIST}([{_HAN}]{{2,4}})(?=[{_ZH_LIST}等和及与]|$)", text[at:]
-                    )
-                    if m is None:
-                        continue
-                    s, e = at + m.start(1), at + m.end(1)
-                else:
-                    m = re.search(
-                        f"(?:^|[{_ZH_LIST}：:，,])([{_HAN}]{{2,4}}){_ZH_LIST}$",
-                        text[max(0, at - 6) : at],
-                    )
-                    if m is None:
-                        continue
-                    s = max(0, at - 6) + m.start(1)
-                    e = max(0, at - 6) + m.end(1)
+            items = []
+            after = _LISTED_AFTER.match(text, end)
+            if after is not None:
+                items.append(after.span(1))
+            if start > 1 and text[start - 1] == _ZH_LIST:
+                s = start - 1  # the item before the list's comma, back to the one before
+                while s > 0 and start - 1 - s < _LISTED_MAX and _HAN_ONLY.match(text[s - 1]):
+                    s -= 1
+                if s == 0 or text[s - 1] in _LIST_OPENERS:
+                    items.append((s, start - 1))
+            for s, e in items:
                 word = text[s:e]
                 family = self._surname_length(word)
                 if not family or not 1 <= len(word) - family <= 2 or set(word) & _ZH_FUNCTION:
                     continue
-                if any(ps < e and s < pe for ps, pe in spans):
-                    continue
+                k = bisect.bisect_right(ends, s)  # the first person ending after s
+                if k < len(spans) and spans[k][0] < e:
+                    continue  # a person already
                 yield s, e, word, False
 
 
@@ -692,13 +718,18 @@ def _has_dot(name: str) -> bool:
 
 # What may stand around a name alone on its line: numbering and brackets (【2】熊小默).
 _LINE_DECORATION = re.compile(r"[\W\d_]*")
+_DECORATION = 8
 
 
 def _alone_on_line(text: str, start: int, end: int) -> bool:
-    line_start = text.rfind("\n", 0, start) + 1
-    line_end = text.find("\n", end)
-    line_end = len(text) if line_end < 0 else line_end
+    # A few characters on either side: a longer line is no signature.
+    before = text[max(0, start - _DECORATION) : start]
+    after = text[end : end + _DECORATION]
+    if "\n" not in before and start > _DECORATION:
+        return False
+    if "\n" not in after and end + _DECORATION < len(text):
+        return False
     return bool(
-        _LINE_DECORATION.fullmatch(text[line_start:start])
-        and _LINE_DECORATION.fullmatch(text[end:line_end])
+        _LINE_DECORATION.fullmatch(before.rsplit("\n", 1)[-1])
+        and _LINE_DECORATION.fullmatch(after.split("\n", 1)[0])
     )
