@@ -56,6 +56,7 @@ runs only on the lines that have Han or kana characters.
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -310,6 +311,12 @@ def _zh_tokens(text: str) -> list[_Token]:
     return tokens
 
 
+def _joined(tokens: Sequence[_Token]) -> bool:
+    """Whether the tokens follow each other in the text (a line's end is between
+    the last token of a line and the first of the next)."""
+    return all(a.end == b.start for a, b in itertools.pairwise(tokens))
+
+
 def _overlapping(spans: Sequence[KnownSpan], starts: list[int], start: int, end: int) -> list[int]:
     """Indexes of the spans (in text order, not overlapping; `starts` their
     starts) that overlap [start, end)."""
@@ -421,12 +428,18 @@ class CjkPeople:
             strong = False
             if t.tag == "sei":
                 k = j + 1 if j < len(tokens) and tokens[j].tag == "space" else j
-                if k < len(tokens) and tokens[k].tag == "mei" and 3 <= tokens[k].end - t.start <= 8:
+                if (
+                    k < len(tokens)
+                    and tokens[k].tag == "mei"
+                    and _joined(tokens[i : k + 1])
+                    and 3 <= tokens[k].end - t.start <= 8
+                ):
                     j, strong = k + 1, True  # 宮沢和史, 関 信浩 (not 包快: Chinese read so)
                     given = tokens[k]
                     if (
                         len(given.surface) == 1
                         and j < len(tokens)
+                        and tokens[j].start == given.end
                         and _HAN_ONLY.fullmatch(tokens[j].surface)
                         and len(tokens[j].surface) == 1
                         and _is_given_name(given.surface + tokens[j].surface)
@@ -539,6 +552,7 @@ class CjkPeople:
             len(t.surface) == 1
             and t.surface in self._surnames
             and nxt is not None
+            and nxt.start == t.end
             and nxt.tag in _ZH_PERSON_TAGS
             and len(nxt.surface) <= 2
             and _HAN_ONLY.fullmatch(nxt.surface)
@@ -564,6 +578,7 @@ class CjkPeople:
             j = i + 1
             while (
                 j < len(tokens)
+                and tokens[j].start == tokens[j - 1].end
                 and tokens[j].tag in (*_ZH_PERSON_TAGS, "nrt")
                 and _HAN_ONLY.fullmatch(tokens[j].surface)
             ):
@@ -649,6 +664,7 @@ class CjkPeople:
         first = dot
         while (
             first > 0
+            and tokens[first - 1].end == tokens[first].start
             and _HAN_ONLY.fullmatch(tokens[first - 1].surface)
             # The word right before the dot is the name's whatever jieba tags it
             # (佳蓝 as an adjective); the ones before it only if proper nouns.
@@ -663,13 +679,14 @@ class CjkPeople:
         last = dot
         while last + 1 < len(tokens) and tokens[last].surface in _DOTS:
             k = last + 1
-            if not _HAN_ONLY.fullmatch(tokens[k].surface):
+            if tokens[k].start != tokens[last].end or not _HAN_ONLY.fullmatch(tokens[k].surface):
                 break
             # The part after the dot: its first word, and the next ones while
             # they are proper nouns of the part (艾哈 | 迈迪) within the part's length.
             end = k + 1
             while (
                 end < len(tokens)
+                and tokens[end].start == tokens[end - 1].end
                 and tokens[end].tag in _ZH_NAME_PART_TAGS - {"n", "eng"}
                 and _HAN_ONLY.fullmatch(tokens[end].surface)
                 and tokens[end].end - tokens[k].start <= _DOT_PART_CHARS

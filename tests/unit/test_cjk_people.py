@@ -137,3 +137,10 @@ def test_a_long_text_of_names_costs_linear_time(text: str, language: str) -> Non
     assert finder.find(text, language, [], []).names
     # ~1.5 s here for 100,000 characters; the per-name scans it had took 20-40 s
     assert time.monotonic() - started < 8.0
+
+
+def test_a_name_does_not_run_across_lines() -> None:
+    finder = CjkPeople({}, {})
+    # a family name ending one line and a given name opening the next: two lines
+    assert not finder.find("会議に出たのは森川\n洋平の話だった。", "ja", [], []).names
+    assert finder.find("会議に出たのは森川洋平だった。", "ja", [], []).names
