@@ -635,7 +635,7 @@ class CjkPeople:
         person without a cue: a given name of two characters, or of one that
         given names have; not ending on an organisation's or a place's character
         (卫健委, 康银阁); followed by what follows a person in a sentence: a verb,
-        an adverb, a preposition, a conjunction, a particle (莫婷说, 张鹏和潘乱,
+        an adverb, a preposition, a conjunction, a particle, a time (莫婷说, 张鹏和潘乱,
         王宁在), a colon or the list's comma; after a name of three characters, a
         comma or a sentence's end too. Not before a noun (高亮效果, 车厘子自由)."""
         given = len(word) - family
@@ -649,7 +649,7 @@ class CjkPeople:
         if not _HAN_ONLY.match(after):
             return False
         follower = _jieba().tag(after[:8])[0]
-        return follower[1][:1] in "vpdcu"
+        return follower[1][:1] in "vpdcut"  # t: a time (今天), as in 卓荣泰今天表示
 
     def _zh_cued(self, text: str, start: int, end: int) -> bool:
         if text.startswith(_ZH_HONORIFICS, end):

@@ -57,6 +57,8 @@ def test_japanese_persons(enricher: Enricher, text: str, name: str) -> None:
     [
         # a name the dictionary does not have, read as one by the HMM
         ("梁文涛表示，新工厂将在明年投产。", "梁文涛"),
+        # before a time word, then the verb
+        ("梁文涛今天宣布，新工厂将在明年投产。", "梁文涛"),
         # a full name jieba's dictionary has, before a verb
         ("会后王小明说，他对结果很满意。", "王小明"),
         # a name the HMM glued the next word to (为)
