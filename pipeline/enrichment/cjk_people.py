@@ -168,7 +168,7 @@ _ZH_NAME_PART_TAGS = frozenset({"nr", "nrfg", "nrt", "ns", "nz", "nt", "j", "n",
 _ZH_FUNCTION = frozenset("的是在和与了说称为对将被由及从向等也都就而但把给让")
 # A name's longest part on either side of a middle dot (亚历山德里娅).
 _DOT_PART_CHARS = 6
-# A role is looked for this many characters before a name.
+# A role is looked for this many characters before (or after) a name.
 _ROLE_WINDOW = 12
 
 
@@ -467,7 +467,7 @@ class CjkPeople:
 
     def _ja_cued(self, text: str, tokens: list[_Token], i: int, j: int) -> bool:
         start, end = tokens[i].start, tokens[j - 1].end
-        after = text[end : end + 4].lstrip(" \u3000")
+        after = text[end : end + _ROLE_WINDOW].lstrip(" \u3000")
         if after.startswith(_JA_HONORIFICS) and not after.startswith(_JA_NOT_HONORIFICS):
             return True  # 田中さん, 関氏
         if self._roles["ja"] and fold(after).startswith(self._roles["ja"]):
