@@ -90,3 +90,18 @@ def common_words() -> frozenset[str]:
             if isinstance(word, str) and (word[:1].islower() or locale.startswith("de")):
                 words.add(fold(word))
     return frozenset(words)
+
+
+@cache
+def han_given_characters() -> frozenset[str]:
+    """The characters of Chinese given names (faker's zh_CN and zh_TW lists): 婷, 伟."""
+    characters: set[str] = set()
+    for provider in _providers("faker.providers.person"):
+        if not provider.__module__.rsplit(".", 1)[-1].startswith("zh"):
+            continue
+        for attribute in ("first_names", "first_names_male", "first_names_female"):
+            value = getattr(provider, attribute, ())
+            for name in value if isinstance(value, (list, tuple, set, frozenset)) else ():
+                if isinstance(name, str):
+                    characters.update(name)
+    return frozenset(characters)

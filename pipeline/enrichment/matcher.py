@@ -118,7 +118,9 @@ def _joined_ok(text: str, start: int) -> bool:
 
 
 def _is_katakana(char: str) -> bool:
-    return 0x30A0 <= ord(char) <= 0x30FF  # with the prolonged sound mark ー
+    # With the prolonged sound mark ー; not the middle dot ・, which separates the
+    # words of a foreign name (バイデン in ジョー・バイデン is the surname).
+    return 0x30A0 <= ord(char) <= 0x30FF and char != "・"
 
 
 def _inside_katakana(text: str, start: int, end: int) -> bool:

@@ -36,6 +36,7 @@ from typing import Any
 import stopwordsiso
 import yaml
 
+from pipeline.enrichment.cjk_people import CjkPeople
 from pipeline.enrichment.lexicons import common_words, first_names, han_surnames, surnames
 from pipeline.enrichment.textfold import fold
 
@@ -217,6 +218,7 @@ class PeopleFinder:
             if roles
         }
         self._han_surnames = han_surnames()
+        self._cjk = CjkPeople(self._roles, self.org_heads)
         self._first = first_names()
         self._surnames = surnames()
         self._common = common_words()
@@ -361,6 +363,13 @@ class PeopleFinder:
                 found.append(Person(start, end, text[start:end], False))
             if language == "zh":
                 found.extend(self._han_after_roles(text, known, found))
+        if language in _JOINED_LANGUAGES:  # a tokenizer's names (cjk_people.py)
+            cjk = self._cjk.find(text, language, known, found)
+            found = [p for k, p in enumerate(found) if k not in cjk.dropped]
+            found.extend(
+                Person(n.start, n.end, text[n.start : n.end], n.author, n.name) for n in cjk.names
+            )
+            replaced |= cjk.replaced
         return found, replaced
 
     def _after_roles_uncased(self, text: str, language: str, known: list[Span]) -> list[Person]:
