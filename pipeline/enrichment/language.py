@@ -95,9 +95,7 @@ class LanguageDetector:
                 continue
             if not in_sample and len(paragraph) > _PROBE_CHARS:
                 ((lang, score),) = self._predict([_one_line(paragraph[:_PROBE_CHARS])])
-                if score >= _PROBE_SURE and lang == max(
-                    sample, key=sample.__getitem__, default=""
-                ):
+                if score >= _PROBE_SURE and lang == max(sample, key=sample.__getitem__, default=""):
                     parts.append((paragraph, (lang, score)))
                     continue
             found = self._paragraph(paragraph)
