@@ -28,8 +28,8 @@ from __future__ import annotations
 import bisect
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +177,27 @@ class Span:
     type: str
 
 
+@dataclass
+class _Text:
+    """One text `find` reads, and what its rules learn of it on the way."""
+
+    text: str
+    language: str | None
+    known: list[Span]
+    roles: frozenset[str]  # the language's roles (every language's when it is unknown)
+    replaced: set[int] = field(default_factory=set)
+    counted: Counter[str] | None = None
+
+    def tokens(self) -> Counter[str]:
+        # Once per text, and only when a run asks: each word, punctuation cut.
+        if self.counted is None:
+            self.counted = Counter(t.strip(_PUNCTUATION) for t in self.text.split())
+        return self.counted
+
+    def word(self, at: tuple[int, int]) -> str:
+        return self.text[at[0] : at[1]]
+
+
 def _folded_list(path: Path, data: Mapping[str, Any], key: str) -> dict[str, frozenset[str]]:
     value = data.get(key, {})
     if not isinstance(value, dict):
@@ -263,24 +284,23 @@ class PeopleFinder:
             )
         return False
 
-    def _surname_recurs(
-        self, text: str, words: list[tuple[int, int]], tokens: Callable[[], Counter[str]]
-    ) -> bool:
+    def _surname_recurs(self, ctx: _Text, words: list[tuple[int, int]]) -> bool:
         """Whether the run's words are unknown ones (no common word, no thing's
         name) and its last word comes back alone elsewhere in the text: more often
         than the whole run does."""
-        folded = [fold(text[s:e]) for s, e in words]
+        folded = [fold(ctx.word(w)) for w in words]
         if any(w in self._common or w in self._not_names or len(w) < 2 for w in folded):
             return False
-        surname = text[words[-1][0] : words[-1][1]]
+        surname = ctx.word(words[-1])
         if len(surname) < 3:
             return False
-        return tokens()[surname] > text.count(text[words[0][0] : words[-1][1]])
+        text = ctx.text
+        return ctx.tokens()[surname] > text.count(text[words[0][0] : words[-1][1]])
 
-    def _before_surname(self, text: str, words: list[tuple[int, int]]) -> bool:
+    def _before_surname(self, ctx: _Text, words: list[tuple[int, int]]) -> bool:
         """Whether the run is unknown words (no common word, no thing's name, no
         role) ending on a family name of the lexicon: Delcy Rodriguez."""
-        folded = [fold(text[s:e]) for s, e in words]
+        folded = [fold(ctx.word(w)) for w in words]
         if folded[-1].split("-")[-1] not in self._surnames:
             return False
         return all(
@@ -292,8 +312,9 @@ class PeopleFinder:
             for w in folded[:-1]
         )
 
-    def _role_before(self, text: str, start: int, language: str | None) -> bool:
+    def _role_before(self, ctx: _Text, start: int) -> bool:
         """Whether the words right before `start` are a role (on the same line)."""
+        text, language = ctx.text, ctx.language
         line_start = text.rfind("\n", 0, start) + 1
         joined = self._joined_roles.get(language or "")
         if joined and text[max(line_start, start - 12) : start].rstrip().endswith(joined):
@@ -304,9 +325,8 @@ class PeopleFinder:
         before = fold(text[max(line_start, start - 40) : start]).rstrip()
         if not before or before.endswith((",", ".", ":", ";")):
             return False
-        roles = self._roles.get(language or "", self._all_roles) if language else self._all_roles
         words = before.split()
-        return any(" ".join(words[-n:]) in roles for n in (1, 2, 3) if len(words) >= n)
+        return any(" ".join(words[-n:]) in ctx.roles for n in (1, 2, 3) if len(words) >= n)
 
     def _byline_before(self, text: str, start: int) -> bool:
         """Whether the line up to `start` is a byline cue (By; Reporting by)."""
@@ -320,17 +340,10 @@ class PeopleFinder:
         """Persons in `text`, and the indexes in `known` they replace (a place that is
         a first name, a watch-listed surname of another person)."""
         found: list[Person] = []
-        replaced: set[int] = set()
         if not text:
-            return found, replaced
-        counted: list[Counter[str]] = []
-
-        def tokens() -> Counter[str]:
-            # Once per text, and only when a run asks: each word, punctuation cut.
-            if not counted:
-                counted.append(Counter(t.strip(_PUNCTUATION) for t in text.split()))
-            return counted[0]
-
+            return found, set()
+        roles = self._roles.get(language or "", self._all_roles) if language else self._all_roles
+        ctx = _Text(text, language, known, roles)
         for run in self._runs.finditer(text):
             if " " not in run.group() and "\u00a0" not in run.group() and "\t" not in run.group():
                 words = [(run.start(), run.end())]
@@ -339,7 +352,7 @@ class PeopleFinder:
                     (m.start() + run.start(), m.end() + run.start())
                     for m in re.finditer(r"\S+", run.group())
                 ]
-            person = self._person(text, words, language, known, replaced, tokens)
+            person = self._person(ctx, words)
             if person is not None:
                 found.append(person)
         if language in _UNCASED_SPACED:
@@ -369,8 +382,8 @@ class PeopleFinder:
             found.extend(
                 Person(n.start, n.end, text[n.start : n.end], n.author, n.name) for n in cjk.names
             )
-            replaced |= cjk.replaced
-        return found, replaced
+            ctx.replaced |= cjk.replaced
+        return found, ctx.replaced
 
     def _after_roles_uncased(self, text: str, language: str, known: list[Span]) -> list[Person]:
         """Names after a role in a script without capitals (Urdu, Persian): the
@@ -457,21 +470,14 @@ class PeopleFinder:
             names.append(Person(start, end, text[start:end], False))
         return names
 
-    def _person(
-        self,
-        text: str,
-        words: list[tuple[int, int]],
-        language: str | None,
-        known: list[Span],
-        replaced: set[int],
-        tokens: Callable[[], Counter[str]],
-    ) -> Person | None:
+    def _person(self, ctx: _Text, words: list[tuple[int, int]]) -> Person | None:
+        text, language, known = ctx.text, ctx.language, ctx.known
         # Roles inside the run (President Moon, Prime Minister Albanese) are cues.
-        cued = self._role_before(text, words[0][0], language)
-        roles = self._roles.get(language or "", self._all_roles) if language else self._all_roles
+        cued = self._role_before(ctx, words[0][0])
+        roles = ctx.roles
         i = 0
         while i < len(words) - 1:
-            one = fold(text[words[i][0] : words[i][1]])
+            one = fold(ctx.word(words[i]))
             two = fold(text[words[i][0] : words[min(i + 1, len(words) - 1)][1]])
             if two in roles and i + 2 < len(words):
                 i, cued = i + 2, True
@@ -480,7 +486,7 @@ class PeopleFinder:
             else:
                 break
         words = words[i:]
-        firsts = [k for k, (s, e) in enumerate(words[:-1]) if self._is_first_name(text[s:e])]
+        firsts = [k for k, w in enumerate(words[:-1]) if self._is_first_name(ctx.word(w))]
         # A first name the gazetteer read as something else (French in French
         # Foreign Minister Jean-Noël Barrot) gives way to a later one.
         anchor = next(
@@ -495,17 +501,10 @@ class PeopleFinder:
             # noun is capitalised: Kölner Silvesternacht ... Silvesternacht.)
             # Unknown words before a family name of the lexicon are a name too
             # (Delcy Rodriguez: a first name no list has).
-            by_surname = (
-                language not in _NOUNS_CAPITALISED
-                and 2 <= len(words) <= 3
-                and self._before_surname(text, words)
-                and not _title_case(text, words[0][0])
-            )
-            recurring = by_surname or (
-                language not in _NOUNS_CAPITALISED
-                and 2 <= len(words) <= 3
-                and self._surname_recurs(text, words, tokens)
-            )
+            if language in _NOUNS_CAPITALISED or not 2 <= len(words) <= 3:
+                return None
+            by_surname = self._before_surname(ctx, words) and not _title_case(text, words[0][0])
+            recurring = by_surname or self._surname_recurs(ctx, words)
             if not recurring:
                 return None
         if anchor is not None and (not cued or anchor > 0):
@@ -513,7 +512,7 @@ class PeopleFinder:
             anchor = 0
         # Gazetteer finds: a place as the first word gives way, anything else ends it.
         first_taken = None
-        kept = []
+        kept: list[tuple[int, int]] = []
         after_particle = False
         for k, (s, e) in enumerate(words[:_MAX_WORDS]):
             hits = _overlapping(known, s, e)
@@ -531,7 +530,7 @@ class PeopleFinder:
                     and not recurring
                     # The first name as written, not a case of one: Мария Иванова,
                     # not Власти Казахстана.
-                    and fold(text[words[0][0] : words[0][1]].split("-")[0]) in self._first
+                    and fold(ctx.word(words[0]).split("-")[0]) in self._first
                 ):
                     # After a first name, a city's name is a surname (Jesse
                     # Jackson, not the capital of Mississippi).
@@ -558,7 +557,7 @@ class PeopleFinder:
             elif (k > 0 or anchor is None) and (word in self._common or word in roles):
                 break
             kept.append((s, e))
-        while kept and fold(text[kept[-1][0] : kept[-1][1]]) in self._particles:
+        while kept and fold(ctx.word(kept[-1])) in self._particles:
             kept.pop()  # Reyes de | Madrid: the particle led to a place
         if not kept or (len(kept) == 1 and not cued):
             return None
@@ -577,8 +576,8 @@ class PeopleFinder:
             first = fold(text[start : kept[0][1]])
             if first in self._watchlist_first.get(sp.id, frozenset()):
                 return None  # Vladimir Vladimirovich Putin: still the watch-listed one
-        replaced.update(inside)
+        ctx.replaced.update(inside)
         if first_taken is not None:
-            replaced.update(first_taken)
+            ctx.replaced.update(first_taken)
         found = text[start:end]
         return Person(start, end, found, self._byline_before(text, start), self._nominative(found))
