@@ -6,6 +6,15 @@
   (`names.yaml`: President Moon Jae-in, le ministre Darmanin, Innenminister
   Seehofer). A capitalised word at a sentence's start is neither, so it is not a
   person.
+- Which given names are first names depends on the text's language: one that is
+  a common word of that language or of English (faker's word lists, stopwords-iso:
+  José and Luis in Spanish, Bill and Will in English) is one only before another
+  given name or a family name (José Manuel, Bill White; not Can Trump), and joins
+  a first name right after it unless it opens the sentence (Luis Enrique Martínez;
+  Can | Sam Paparo). A common word of another language is no reason to doubt a
+  name (Tom, Pierre in English). Two given names joined by a hyphen make one
+  (Pierre-Alain). After a first name, a common word ends the name unless it is a
+  family name too (Peter Wolf, Tom Hardy).
 - Words the gazetteer found as a place or an organisation end the name (Angela
   Merkel Berlin); a place that is the first name of the run gives way to the
   person (Jordan Bardella, Paris Hilton); a watch-listed surname inside a longer
@@ -37,7 +46,13 @@ import stopwordsiso
 import yaml
 
 from pipeline.enrichment.cjk_people import CjkPeople
-from pipeline.enrichment.lexicons import common_words, first_names, han_surnames, surnames
+from pipeline.enrichment.lexicons import (
+    common_words,
+    given_names,
+    han_surnames,
+    language_words,
+    surnames,
+)
 from pipeline.enrichment.textfold import fold
 
 # Upper-case letters of the scripts with case that Vigie reads: Latin, Greek, Cyrillic.
@@ -55,13 +70,19 @@ _SPACE = r"[ \t\u00a0]+"
 # "and" between two names is not part of one (Ortega y Gasset is the exception).
 _CONJUNCTIONS = frozenset({"y", "e"})
 _NOUNS_CAPITALISED = frozenset({"de", "lb"})
+# What ends a sentence, so that the next word opens one (and is capitalised
+# whatever it is).
+_SENTENCE_ENDS = ".!?:;\n"
+_OPENING_MARKS = " \t\u00a0\"'“”‘’«»(["
 _PUNCTUATION = ".,;:!?()[]{}«»\"“”‘’'—–-…"
 # Names of at most this many words after the first name or the role.
 _MAX_WORDS = 4
-# A line of at least this many words, this share of them capitalised, is a
-# headline in title case.
-_TITLE_CASE_WORDS = 4
-_TITLE_CASE_SHARE = 0.6
+# A line of at least this many words of four letters or more, this share of them
+# capitalised, is a headline in title case. (Short words, in, on, the, stay lower
+# case in one; a sentence that lists names has long words in lower case too.)
+_TITLE_CASE_WORDS = 5
+_TITLE_CASE_SHARE = 0.85
+_TITLE_CASE_MIN_LETTERS = 4
 # Characters that are words of their own around a transliterated name (的, 和...).
 _HAN_WORD = "的是在和与了说称为对将被由及从向等"
 _HAN_NAME_PART = rf"(?:(?![{_HAN_WORD}])[\u4e00-\u9fff])"
@@ -113,12 +134,25 @@ def _overlapping(known: list[Span], start: int, end: int) -> list[int]:
     return hits
 
 
+def _opens_sentence(text: str, at: int) -> bool:
+    """Whether the word at `at` opens a sentence or a line (so its capital says
+    nothing)."""
+    before = text[max(0, at - 8) : at].rstrip(_OPENING_MARKS)
+    if not before and at > 8:  # a long run of spaces or quotes: look further
+        before = text[:at].rstrip(_OPENING_MARKS)
+    return not before or before[-1] in _SENTENCE_ENDS
+
+
 def _title_case(text: str, at: int) -> bool:
     """Whether the line around `at` is a headline in title case (Expectations Are
     Low), where a capital says nothing about a name."""
     start = text.rfind("\n", 0, at) + 1
     end = text.find("\n", at)
-    words = text[start : end if end >= 0 else len(text)].split()
+    words = [
+        w
+        for w in text[start : end if end >= 0 else len(text)].split()
+        if len(w) >= _TITLE_CASE_MIN_LETTERS and w[0].isalpha()
+    ]
     if len(words) < _TITLE_CASE_WORDS:
         return False
     capitalised = sum(1 for w in words if w[:1].isupper())
@@ -168,6 +202,19 @@ _RUSSIAN_CASES = {
 
 
 @dataclass(frozen=True)
+class _Words:
+    """The word lists of one language.
+
+    A first name that is a common word of the text's language (José and Luis in
+    Spanish, Bill and Will in English) is one only before another name; a common
+    word of another language is no reason to doubt it (Tom, Danish for "empty")."""
+
+    first: frozenset[str]  # given names that are no common word of the language
+    weak: frozenset[str]  # given names that are common words of the language too
+    common: frozenset[str]  # the language's frequent words and stopwords
+
+
+@dataclass(frozen=True)
 class Span:
     """What the gazetteer found: where, which id, which entity type."""
 
@@ -184,6 +231,7 @@ class _Text:
     text: str
     language: str | None
     known: list[Span]
+    lex: _Words
     roles: frozenset[str]  # the language's roles (every language's when it is unknown)
     replaced: set[int] = field(default_factory=set)
     counted: Counter[str] | None = None
@@ -240,11 +288,32 @@ class PeopleFinder:
         }
         self._han_surnames = han_surnames()
         self._cjk = CjkPeople(self._roles, self.org_heads)
-        self._first = first_names()
+        self._given = given_names()
         self._surnames = surnames()
         self._common = common_words()
+        self._by_language: dict[str, _Words] = {}
         # watchlist id -> the folded first words of its names (Donald for Trump)
         self._watchlist_first = watchlist_first
+
+    def _words(self, language: str | None) -> _Words:
+        """The word lists of `language`, worked out on its first text: its common
+        words are faker's word list for it, English's and its stopwords; a text of
+        no known language has every language's common words."""
+        key = language or ""
+        words = self._by_language.get(key)
+        if words is None:
+            # A language faker has no word list for (Portuguese) takes every
+            # language's: José, Fernando stay first names, but only before another
+            # name. English words are common in every language's news (Red Hat,
+            # Star Wars, Winter Games).
+            common = (
+                (language_words(key) or self._common) | language_words("en") | _stopwords(key)
+                if key
+                else self._common
+            )
+            words = _Words(self._given - common, self._given & common, common)
+            self._by_language[key] = words
+        return words
 
     def _nominative(self, text: str) -> str:
         """A Russian male name in an oblique case, in the nominative (Вячеслава
@@ -254,7 +323,7 @@ class PeopleFinder:
         if len(words) < 2 or not "а" <= words[0][-1:].lower() <= "я":
             return ""
         first = words[0]
-        if fold(first) in self._first:
+        if fold(first) in self._given:
             return ""  # already the nominative (or a female name)
         for first_endings, surname_endings in _RUSSIAN_CASES.values():
             for ending in first_endings:
@@ -263,7 +332,7 @@ class PeopleFinder:
                 stem = first[: -len(ending)]
                 # Soft stems: Юрия, Андрею -> Юрий, Андрей; hard: Максима -> Максим.
                 order = ("й", "") if ending in ("я", "ю", "ем", "е", "и") else ("", "й")
-                base = next((stem + e for e in order if fold(stem + e) in self._first), None)
+                base = next((stem + e for e in order if fold(stem + e) in self._given), None)
                 if base is None:
                     continue
                 last = words[-1]
@@ -273,23 +342,51 @@ class PeopleFinder:
                 return ""
         return ""
 
-    def _is_first_name(self, word: str) -> bool:
-        folded = fold(word.split("-")[0])
-        if folded in self._first:
-            return True
+    def _first_name(self, word: str, lex: _Words) -> int:
+        """2: a first name; 1: a first name that is a common word of the text's
+        language too (see `_Words`); 0: neither."""
+        parts = fold(word).split("-")
+        if len(parts) > 1 and all(p in self._given for p in parts):
+            return 2  # Pierre-Alain, Jean-Claude: two names make one, whatever each is
+        folded = parts[0]
+        if folded in lex.first:
+            return 2
+        if folded in lex.weak:
+            return 1
         if len(folded) > 3 and "а" <= folded[-1] <= "я":  # Russian cases: Виктора, Андрея
             stem = folded[:-1]
-            return any(stem + e in self._first for e in ("", "й", "а", "я")) or (
-                folded[:-2] in self._first or folded[:-2] + "й" in self._first
-            )
-        return False
+            bases = (stem, stem + "й", stem + "а", stem + "я", folded[:-2], folded[:-2] + "й")
+            return 2 if any(b in lex.first for b in bases) else 0
+        return 0
+
+    def _name_word(self, word: str) -> bool:
+        """Whether a folded word is a given name or a family name of the lexicon."""
+        return word in self._given or word in self._surnames
+
+    def _common_word(self, word: str, lex: _Words) -> bool:
+        """Whether a folded word of a name's run is a common word that ends the
+        name: not one that is a family name too (Bill White, Peter Wolf, Tom Hardy)
+        or a given name (José Manuel)."""
+        return word in lex.common and word not in self._surnames and word not in self._given
+
+    def _unknown(self, ctx: _Text, folded: list[str]) -> bool:
+        """Whether folded words are none of the words that say a run is no name:
+        a common word (of any language), a thing's name, a role."""
+        return all(
+            len(w) >= 2
+            and w not in self._common
+            and w not in ctx.lex.common
+            and w not in self._not_names
+            and w not in self._all_roles
+            for w in folded
+        )
 
     def _surname_recurs(self, ctx: _Text, words: list[tuple[int, int]]) -> bool:
         """Whether the run's words are unknown ones (no common word, no thing's
         name) and its last word comes back alone elsewhere in the text: more often
         than the whole run does."""
         folded = [fold(ctx.word(w)) for w in words]
-        if any(w in self._common or w in self._not_names or len(w) < 2 for w in folded):
+        if not self._unknown(ctx, folded):
             return False
         surname = ctx.word(words[-1])
         if len(surname) < 3:
@@ -303,13 +400,8 @@ class PeopleFinder:
         folded = [fold(ctx.word(w)) for w in words]
         if folded[-1].split("-")[-1] not in self._surnames:
             return False
-        return all(
-            len(w) >= 3
-            and w not in self._common
-            and w not in self._not_names
-            and w not in self._all_roles
-            and w not in self._surnames
-            for w in folded[:-1]
+        return all(len(w) >= 3 and w not in self._surnames for w in folded[:-1]) and (
+            self._unknown(ctx, folded[:-1])
         )
 
     def _role_before(self, ctx: _Text, start: int) -> bool:
@@ -343,7 +435,7 @@ class PeopleFinder:
         if not text:
             return found, set()
         roles = self._roles.get(language or "", self._all_roles) if language else self._all_roles
-        ctx = _Text(text, language, known, roles)
+        ctx = _Text(text, language, known, self._words(language), roles)
         for run in self._runs.finditer(text):
             if " " not in run.group() and "\u00a0" not in run.group() and "\t" not in run.group():
                 words = [(run.start(), run.end())]
@@ -471,7 +563,7 @@ class PeopleFinder:
         return names
 
     def _person(self, ctx: _Text, words: list[tuple[int, int]]) -> Person | None:
-        text, language, known = ctx.text, ctx.language, ctx.known
+        text, language, known, lex = ctx.text, ctx.language, ctx.known, ctx.lex
         # Roles inside the run (President Moon, Prime Minister Albanese) are cues.
         cued = self._role_before(ctx, words[0][0])
         roles = ctx.roles
@@ -486,13 +578,38 @@ class PeopleFinder:
             else:
                 break
         words = words[i:]
-        firsts = [k for k, w in enumerate(words[:-1]) if self._is_first_name(ctx.word(w))]
+        # (Particles, the lower-case words of a run, are no first names: von, de.)
+        tiers = [
+            self._first_name(ctx.word(w), lex) if text[w[0]].isupper() else 0 for w in words[:-1]
+        ]
+        firsts = [k for k, tier in enumerate(tiers) if tier == 2]
+        if not firsts:
+            # A first name that is a common word too is one before another name
+            # that is not a thing the gazetteer knows (José Manuel, Bill White; not
+            # Can Trump).
+            firsts = [
+                k
+                for k, tier in enumerate(tiers)
+                if tier == 1
+                and self._name_word(fold(ctx.word(words[k + 1])))
+                and not _overlapping(known, *words[k + 1])
+                and not _title_case(text, words[k][0])
+            ]
         # A first name the gazetteer read as something else (French in French
         # Foreign Minister Jean-Noël Barrot) gives way to a later one.
         anchor = next(
             (k for k in firsts if not _overlapping(known, *words[k])),
             firsts[0] if firsts else None,
         )
+        # A first name that is a common word too, right before, is part of the
+        # name (Luis Enrique Martínez), unless it opens the sentence (Can Sam Paparo).
+        while (
+            anchor
+            and tiers[anchor - 1] == 1
+            and not _opens_sentence(text, words[anchor - 1][0])
+            and not _overlapping(known, *words[anchor - 1])
+        ):
+            anchor -= 1
         recurring = by_surname = False
         if anchor is None and not cued:
             # Barack Obama ... Obama: the press names a person in full once, then by
@@ -527,10 +644,9 @@ class PeopleFinder:
                     k == 1
                     and one_place
                     and anchor == 0
-                    and not recurring
                     # The first name as written, not a case of one: Мария Иванова,
                     # not Власти Казахстана.
-                    and fold(ctx.word(words[0]).split("-")[0]) in self._first
+                    and fold(ctx.word(words[0]).split("-")[0]) in lex.first
                 ):
                     # After a first name, a city's name is a surname (Jesse
                     # Jackson, not the capital of Mississippi).
@@ -554,7 +670,7 @@ class PeopleFinder:
                 return None  # a thing's name or a date (Royal Mail, Monday)
             if by_surname and k == len(words) - 1:
                 pass  # the family name that made it a name (Rodriguez, White)
-            elif (k > 0 or anchor is None) and (word in self._common or word in roles):
+            elif (k > 0 or anchor is None) and (self._common_word(word, lex) or word in roles):
                 break
             kept.append((s, e))
         while kept and fold(ctx.word(kept[-1])) in self._particles:

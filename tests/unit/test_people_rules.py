@@ -1,0 +1,63 @@
+"""Issue #15, "people found in every language": one case per rule of the name
+finder (pipeline/enrichment/people.py), in several languages. The sentences are
+written for these tests; most names are invented, so that no list has them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from pipeline.enrichment.enrich import Enricher
+from vigie.article import Article, Source
+
+
+def _enrich(enricher: Enricher, body: str, hint: str) -> Article:
+    article = Article(
+        id="t",
+        url="https://x.example/t",
+        canonical_url="https://x.example/t",
+        source=Source(feed_id="t", language_hint=hint),
+        title="",
+        body=body,
+        fetched_at=datetime(2025, 1, 1, tzinfo=UTC),
+    )
+    return enricher.enrich(article)
+
+
+def _persons(enricher: Enricher, body: str, hint: str) -> dict[str, str]:
+    return {t.id: t.label for t in _enrich(enricher, body, hint).tags if t.kind == "person"}
+
+
+@pytest.mark.parametrize(
+    ("text", "hint", "person"),
+    [
+        # A common word of another language is still a first name (Danish tom,
+        # French pierre).
+        ("Hier soir, Tom Varnel a présenté son film.", "fr", "person:~tom-varnel"),
+        ("The exhibition opens as Pierre Lantoine returns.", "en", "person:~pierre-lantoine"),
+        # A common word of the text's language, before a family name (Spanish
+        # fernando, English bill).
+        ("Ayer habló Fernando Ortega con la prensa.", "es", "person:~fernando-ortega"),
+        ("Officials met Bill Garcia at the embassy on Tuesday.", "en", "person:~bill-garcia"),
+        # ... or before another given name, as one name with it.
+        ("El equipo de Luis Enrique Varzo ganó.", "es", "person:~luis-enrique-varzo"),
+        # Two given names joined by a hyphen.
+        ("Marie-Hélène Quorvaz a été élue dimanche.", "fr", "person:~marie-helene-quorvaz"),
+        # A common word after a first name that is a family name too.
+        ("Gestern sprach Peter Wolf mit der Presse.", "de", "person:~peter-wolf"),
+        ("The band's singer Jack White left the stage.", "en", "person:~jack-white"),
+    ],
+)
+def test_first_names_by_the_texts_language(
+    enricher: Enricher, text: str, hint: str, person: str
+) -> None:
+    assert person in _persons(enricher, text, hint)
+
+
+def test_a_common_first_name_opening_a_sentence_is_left_out(enricher: Enricher) -> None:
+    # English can: a first name (Turkish Can) only before another name.
+    assert "person:~sam-paparo" in _persons(enricher, "Can Sam Paparo keep it up?", "en")
+    found = _persons(enricher, "Can Trump win the state again?", "en")
+    assert "person:donald-trump" in found
+    assert not any(p.startswith("person:~") for p in found)
