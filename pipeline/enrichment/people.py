@@ -21,13 +21,18 @@
   name with another first name is that other person (Eric Trump).
 - A pair of unknown words ending on a family name of the lexicon is a person
   (Delcy Rodriguez), except on a title-case headline and in German.
+- Lists: "and" (y, et, und, и) cuts a run in two names (Chelsea Jones y Eva
+  Sealove); two or three unknown words joined to a person by "and", or between
+  two persons in a list, are a person (Vincent Peillon, Mazarine Pingeot et
+  Didier Barbelivien). Not in German, where every noun is capitalised.
 - In Urdu and Persian (no capitals), the words after a role up to a postposition
   or particle are a name; in Chinese, a family name of faker's lists and one or
   two characters right after a role (董事长周子学), or a Latin name against it.
 - In Chinese, transliterated foreign names are written with a middle dot
   (基特·哈灵顿): such a run is a person.
 - A person right after a byline cue at the start of a line (By, Par, Von) is an
-  author of the article, not someone it is about.
+  author of the article, not someone it is about; so is one joined by "and" to
+  an author (By Matt Spetalnick and Jason Szep).
 - A person found here gets a stable id from the normalised name: `person:~` and
   the folded words joined by `-` (Éric Trump, ERIC TRUMP: person:~eric-trump).
 """
@@ -38,7 +43,7 @@ import bisect
 import re
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +72,8 @@ _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
 _LETTERS = rf"[^\W\d_{_CJK}]"
 _WORD = rf"(?:[{_UPPER}]{_LETTERS}*(?:[-'’][{_UPPER}]?{_LETTERS}+)*|[{_UPPER}]\.)"
 _SPACE = r"[ \t\u00a0]+"
-# "and" between two names is not part of one (Ortega y Gasset is the exception).
+# "and" between two names is not part of one (Ortega y Gasset is the exception):
+# a run of capitals is cut there (Chelsea Jones y Eva Sealove: two names).
 _CONJUNCTIONS = frozenset({"y", "e"})
 _NOUNS_CAPITALISED = frozenset({"de", "lb"})
 # What ends a sentence, so that the next word opens one (and is capitalised
@@ -265,6 +271,7 @@ class PeopleFinder:
         self._not_names = frozenset(fold(w) for w in data.get("not_names", []))
         self._all_bylines = frozenset().union(*self._bylines.values())
         self._long_bylines = tuple(sorted(b for b in self._all_bylines if " " in b))
+        self._linking = frozenset(fold(w) for w in data.get("conjunctions", []))
         self._particles = frozenset(fold(p) for p in data.get("particles", []))
         particles = [re.escape(p) for p in data.get("particles", [])]
         part = rf"(?:(?:{'|'.join(particles)}){_SPACE})*" if particles else ""
@@ -436,17 +443,37 @@ class PeopleFinder:
             return found, set()
         roles = self._roles.get(language or "", self._all_roles) if language else self._all_roles
         ctx = _Text(text, language, known, self._words(language), roles)
+        candidates: list[list[tuple[int, int]]] = []  # runs of two or three
         for run in self._runs.finditer(text):
-            if " " not in run.group() and "\u00a0" not in run.group() and "\t" not in run.group():
-                words = [(run.start(), run.end())]
+            group = run.group()
+            if " " not in group and "\u00a0" not in group and "\t" not in group:
+                runs = [[(run.start(), run.end())]]
             else:
-                words = [
-                    (m.start() + run.start(), m.end() + run.start())
-                    for m in re.finditer(r"\S+", run.group())
-                ]
-            person = self._person(ctx, words)
-            if person is not None:
-                found.append(person)
+                runs = [[]]
+                for m in re.finditer(r"\S+", group):
+                    if m.group() in _CONJUNCTIONS:
+                        runs.append([])  # Chelsea Jones y Eva Sealove
+                    else:
+                        runs[-1].append((m.start() + run.start(), m.end() + run.start()))
+            for words in runs:
+                if not words:
+                    continue
+                person = self._person(ctx, words)
+                if person is not None:
+                    found.append(person)
+                elif 2 <= len(words) <= 3:
+                    candidates.append(words)
+        for k in range(1, len(found)):
+            # By Matt Spetalnick and Jason Szep: both names are the byline's.
+            previous, person = found[k - 1], found[k]
+            if (
+                previous.author
+                and not person.author
+                and self._link(text[previous.end : person.start])
+            ):
+                found[k] = replace(person, author=True)
+        if candidates and found:
+            found.extend(self._listed(ctx, found, candidates))
         if language in _UNCASED_SPACED:
             found.extend(self._after_roles_uncased(text, language, known))
         if language not in _SPACED_LANGUAGES:
@@ -697,3 +724,55 @@ class PeopleFinder:
             ctx.replaced.update(first_taken)
         found = text[start:end]
         return Person(start, end, found, self._byline_before(text, start), self._nominative(found))
+
+    def _listed(
+        self, ctx: _Text, found: list[Person], candidates: list[list[tuple[int, int]]]
+    ) -> list[Person]:
+        """Runs of two or three unknown words listed with persons: joined to one by
+        "and" (Jez Humble and Dave Farley), or between two of them (Vincent
+        Peillon, Mazarine Pingeot et Didier Barbelivien). Not in German, where
+        every noun is capitalised, nor on a title-case headline."""
+        if ctx.language in _NOUNS_CAPITALISED:
+            return []
+        text = ctx.text
+        mentions = sorted(
+            [(p.start, p.end) for p in found if not p.author]
+            + [(sp.start, sp.end) for sp in ctx.known if sp.type == "PER"]
+        )
+        added: list[Person] = []
+        pending = [
+            words
+            for words in candidates
+            if self._unknown(ctx, [fold(ctx.word(w)) for w in words if fold(ctx.word(w))])
+            and not any(_overlapping(ctx.known, *w) for w in words)
+        ]
+        while pending:
+            left = []
+            for words in pending:
+                start, end = words[0][0], words[-1][1]
+                j = bisect.bisect_left(mentions, (start, start))
+                before = self._link(text[mentions[j - 1][1] : start]) if j > 0 else ""
+                after = self._link(text[end : mentions[j][0]]) if j < len(mentions) else ""
+                if ("and" in (before, after) or (before and after)) and not _title_case(
+                    text, start
+                ):
+                    added.append(Person(start, end, text[start:end], False))
+                    bisect.insort(mentions, (start, end))
+                    continue
+                left.append(words)
+            if len(left) == len(pending):
+                break
+            pending = left  # one found may link the next (A, B, C and D)
+        return added
+
+    def _link(self, between: str) -> str:
+        """What joins two runs: "and" (a conjunction, a comma before it or not),
+        "," (a comma alone), or nothing ("")."""
+        if len(between) > 8:
+            return ""
+        words = between.replace(",", " , ").split()
+        if words and words[0] == ",":
+            words = words[1:]
+            if not words:
+                return ","
+        return "and" if len(words) == 1 and fold(words[0]) in self._linking else ""

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from pipeline.enrichment.enrich import Enricher
-from vigie.article import Article, Source
+from vigie.article import Article, Entity, Source
 
 
 def _enrich(enricher: Enricher, body: str, hint: str) -> Article:
@@ -61,3 +61,45 @@ def test_a_common_first_name_opening_a_sentence_is_left_out(enricher: Enricher) 
     found = _persons(enricher, "Can Trump win the state again?", "en")
     assert "person:donald-trump" in found
     assert not any(p.startswith("person:~") for p in found)
+
+
+@pytest.mark.parametrize(
+    ("text", "hint", "person"),
+    [
+        # "and" inside a run of capitals cuts it in two names.
+        (
+            "Por eso, Marta Quiroga y Elena Vastrid crearon una cuenta.",
+            "es",
+            "person:~elena-vastrid",
+        ),
+        # Unknown words joined to a person by "and".
+        ("Juana Pérez y Quorvan Blettix firmaron el acuerdo.", "es", "person:~quorvan-blettix"),
+        ("Speakers include Qorvash Tindle and Dave Farley.", "en", "person:~qorvash-tindle"),
+        # ... or between two persons of a list.
+        (
+            "Samedi soir, Laurent Dupont recevra Vincent Moreau, Quorvan Blettix et Didier Martin.",
+            "fr",
+            "person:~quorvan-blettix",
+        ),
+    ],
+)
+def test_names_listed_with_a_person(enricher: Enricher, text: str, hint: str, person: str) -> None:
+    assert person in _persons(enricher, text, hint)
+
+
+def test_no_list_rule_in_german(enricher: Enricher) -> None:
+    found = _persons(enricher, "Dave Farley und Kölner Silvesternacht bleiben Themen.", "de")
+    assert "person:~kolner-silvesternacht" not in found
+
+
+def test_a_name_joined_to_a_byline_is_an_author_too(enricher: Enricher) -> None:
+    authors: list[str] = []
+    text = "Por Matt Spetalnick e Jason Szep\nO relatório foi publicado ontem."
+    assert _people_with_authors(enricher, text, "pt", authors) == []
+    assert authors == ["Matt Spetalnick", "Jason Szep"]
+
+
+def _people_with_authors(
+    enricher: Enricher, text: str, hint: str, authors: list[str]
+) -> list[Entity]:
+    return [e for e in enricher.linker.find(text, "body", hint, authors) if e.type == "PER"]
