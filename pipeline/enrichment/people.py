@@ -19,8 +19,11 @@
   Merkel Berlin); a place that is the first name of the run gives way to the
   person (Jordan Bardella, Paris Hilton); a watch-listed surname inside a longer
   name with another first name is that other person (Eric Trump).
-- A pair of unknown words ending on a family name of the lexicon is a person
-  (Delcy Rodriguez), except on a title-case headline and in German.
+- A pair of unknown words ending on a family name is a person, except on a
+  title-case headline and in German: a family name of the lexicon (Delcy
+  Rodriguez; Kilmar Abrego Garcia), or one told by its ending (Adeliia Petrosian,
+  Vaslav Nijinski; `surname_endings`). With no first name known, the name is the
+  words after the run's last particle (Journal de | Vaslav Nijinski).
 - Lists: "and" (y, et, und, и) cuts a run in two names (Chelsea Jones y Eva
   Sealove); two or three unknown words joined to a person by "and", or between
   two persons in a list, are a person (Vincent Peillon, Mazarine Pingeot et
@@ -76,6 +79,8 @@ _SPACE = r"[ \t\u00a0]+"
 # a run of capitals is cut there (Chelsea Jones y Eva Sealove: two names).
 _CONJUNCTIONS = frozenset({"y", "e"})
 _NOUNS_CAPITALISED = frozenset({"de", "lb"})
+# A family name told by its ending has at least this many letters (Petrov).
+_SURNAME_BY_ENDING_MIN = 6
 # What ends a sentence, so that the next word opens one (and is capitalised
 # whatever it is).
 _SENTENCE_ENDS = ".!?:;\n"
@@ -272,6 +277,7 @@ class PeopleFinder:
         self._all_bylines = frozenset().union(*self._bylines.values())
         self._long_bylines = tuple(sorted(b for b in self._all_bylines if " " in b))
         self._linking = frozenset(fold(w) for w in data.get("conjunctions", []))
+        self._surname_endings = tuple(fold(w) for w in data.get("surname_endings", []))
         self._particles = frozenset(fold(p) for p in data.get("particles", []))
         particles = [re.escape(p) for p in data.get("particles", [])]
         part = rf"(?:(?:{'|'.join(particles)}){_SPACE})*" if particles else ""
@@ -403,13 +409,20 @@ class PeopleFinder:
 
     def _before_surname(self, ctx: _Text, words: list[tuple[int, int]]) -> bool:
         """Whether the run is unknown words (no common word, no thing's name, no
-        role) ending on a family name of the lexicon: Delcy Rodriguez."""
+        role) ending on a family name: of the lexicon (Delcy Rodriguez), or one
+        by its ending (Adeliia Petrosian, Vaslav Nijinski); the words between may
+        be family names too (Kilmar Abrego Garcia), the first not."""
         folded = [fold(ctx.word(w)) for w in words]
-        if folded[-1].split("-")[-1] not in self._surnames:
+        last = folded[-1].split("-")[-1]
+        if folded[0] in self._surnames:
             return False
-        return all(len(w) >= 3 and w not in self._surnames for w in folded[:-1]) and (
-            self._unknown(ctx, folded[:-1])
-        )
+        if last not in self._surnames and not (
+            len(last) >= _SURNAME_BY_ENDING_MIN
+            and last.endswith(self._surname_endings)
+            and last not in ctx.lex.common
+        ):
+            return False
+        return all(len(w) >= 3 for w in folded[:-1]) and self._unknown(ctx, folded[:-1])
 
     def _role_before(self, ctx: _Text, start: int) -> bool:
         """Whether the words right before `start` are a role (on the same line)."""
@@ -645,6 +658,11 @@ class PeopleFinder:
             # noun is capitalised: Kölner Silvesternacht ... Silvesternacht.)
             # Unknown words before a family name of the lexicon are a name too
             # (Delcy Rodriguez: a first name no list has).
+            # With no first name known, a particle says nothing of the words before
+            # it: the name is the words after it (Journal de | Vaslav Nijinski).
+            lower = [k for k, w in enumerate(words) if not text[w[0]].isupper()]
+            if lower and lower[-1] <= len(words) - 3:
+                words = words[lower[-1] + 1 :]
             if language in _NOUNS_CAPITALISED or not 2 <= len(words) <= 3:
                 return None
             by_surname = self._before_surname(ctx, words) and not _title_case(text, words[0][0])

@@ -66,6 +66,28 @@ def test_a_common_first_name_opening_a_sentence_is_left_out(enricher: Enricher) 
 @pytest.mark.parametrize(
     ("text", "hint", "person"),
     [
+        # A family name told by its ending.
+        ("Quorvan Tatevosyan has skated abroad only once.", "en", "person:~quorvan-tatevosyan"),
+        ("Я встретил вчера Квора Бластенко на вокзале.", "ru", "person:~квора-бластенко"),
+        # The words after the run's last particle (no first name known).
+        (
+            "Inspiré du Journal de Qorvash Nijevski, le spectacle est bref.",
+            "fr",
+            "person:~qorvash-nijevski",
+        ),
+        # Family names of the lexicon between the unknown first one and the last.
+        ("Officials said Quorvan Abrego Garcia can stay.", "en", "person:~quorvan-abrego-garcia"),
+    ],
+)
+def test_unknown_words_before_a_family_name(
+    enricher: Enricher, text: str, hint: str, person: str
+) -> None:
+    assert person in _persons(enricher, text, hint)
+
+
+@pytest.mark.parametrize(
+    ("text", "hint", "person"),
+    [
         # "and" inside a run of capitals cuts it in two names.
         (
             "Por eso, Marta Quiroga y Elena Vastrid crearon una cuenta.",
