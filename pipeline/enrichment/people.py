@@ -15,6 +15,10 @@
   name (Tom, Pierre in English). Two given names joined by a hyphen make one
   (Pierre-Alain). After a first name, a common word ends the name unless it is a
   family name too (Peter Wolf, Tom Hardy).
+- Roles are also the last part of a hyphenated word (US-Rapper, ex-président),
+  the end of a German compound (Künstleragent, Tennisprofi), a role and a
+  country's adjective after it (el senador estadounidense Dan Coats), or a role
+  after the name and a comma (Getachew Reda, a spokesperson for).
 - Words the gazetteer found as a place or an organisation end the name (Angela
   Merkel Berlin); a place that is the first name of the run gives way to the
   person (Jordan Bardella, Paris Hilton); a watch-listed surname inside a longer
@@ -81,6 +85,10 @@ _CONJUNCTIONS = frozenset({"y", "e"})
 _NOUNS_CAPITALISED = frozenset({"de", "lb"})
 # A family name told by its ending has at least this many letters (Petrov).
 _SURNAME_BY_ENDING_MIN = 6
+# Languages that write a role and what it is about as one word: a word ending
+# on a role is one (Innenminister, Künstleragent, Tennisprofi).
+_COMPOUNDING = frozenset({"de"})
+_COMPOUND_ROLE_MIN = 4
 # What ends a sentence, so that the next word opens one (and is capitalised
 # whatever it is).
 _SENTENCE_ENDS = ".!?:;\n"
@@ -223,6 +231,7 @@ class _Words:
     first: frozenset[str]  # given names that are no common word of the language
     weak: frozenset[str]  # given names that are common words of the language too
     common: frozenset[str]  # the language's frequent words and stopwords
+    stop: frozenset[str]  # its stopwords alone (según, when, durante)
 
 
 @dataclass(frozen=True)
@@ -276,6 +285,22 @@ class PeopleFinder:
         self._not_names = frozenset(fold(w) for w in data.get("not_names", []))
         self._all_bylines = frozenset().union(*self._bylines.values())
         self._long_bylines = tuple(sorted(b for b in self._all_bylines if " " in b))
+        # Roles that end a compound noun (Künstleragent, Tennisprofi), longest first.
+        self._compound_roles = {
+            lang: tuple(
+                sorted(
+                    (r for r in roles if len(r) >= _COMPOUND_ROLE_MIN and r.isalpha()),
+                    key=len,
+                    reverse=True,
+                )
+            )
+            for lang, roles in self._roles.items()
+            if lang in _COMPOUNDING
+        }
+        # One-word roles, for a role after the name (Getachew Reda, a spokesperson).
+        self._word_roles = {
+            lang: frozenset(r for r in roles if " " not in r) for lang, roles in self._roles.items()
+        }
         self._linking = frozenset(fold(w) for w in data.get("conjunctions", []))
         self._surname_endings = tuple(fold(w) for w in data.get("surname_endings", []))
         self._particles = frozenset(fold(p) for p in data.get("particles", []))
@@ -319,12 +344,13 @@ class PeopleFinder:
             # language's: José, Fernando stay first names, but only before another
             # name. English words are common in every language's news (Red Hat,
             # Star Wars, Winter Games).
+            stop = _stopwords(key)
             common = (
-                (language_words(key) or self._common) | language_words("en") | _stopwords(key)
+                (language_words(key) or self._common) | language_words("en") | stop
                 if key
                 else self._common
             )
-            words = _Words(self._given - common, self._given & common, common)
+            words = _Words(self._given - common, self._given & common, common, stop)
             self._by_language[key] = words
         return words
 
@@ -424,21 +450,63 @@ class PeopleFinder:
             return False
         return all(len(w) >= 3 for w in folded[:-1]) and self._unknown(ctx, folded[:-1])
 
-    def _role_before(self, ctx: _Text, start: int) -> bool:
-        """Whether the words right before `start` are a role (on the same line)."""
+    def _is_role(self, word: str, roles: frozenset[str], language: str | None) -> bool:
+        """Whether a folded word is a role: one of the list, the last part of a
+        hyphenated one (US-Rapper, ex-président) or, in German, the end of a
+        compound (Künstleragent, Tennisprofi)."""
+        if word in roles:
+            return True
+        tail = word.rsplit("-", 1)[-1]
+        if tail != word and tail in roles:
+            return True
+        compounds = self._compound_roles.get(language or "")
+        return compounds is not None and word.endswith(compounds)
+
+    def _role_before(self, ctx: _Text, start: int, demonym: bool = True) -> bool:
+        """Whether the words right before `start` are a role (on the same line), or
+        a role and a country's adjective (el senador estadounidense Dan Coats)."""
         text, language = ctx.text, ctx.language
         line_start = text.rfind("\n", 0, start) + 1
         joined = self._joined_roles.get(language or "")
         if joined and text[max(line_start, start - 12) : start].rstrip().endswith(joined):
             return True  # 工程总监 Justin Schuh, 女主持人Clarissa Ward
         previous = text[max(line_start, start - 25) : start].split()
-        if not previous or fold(previous[-1]) not in self._role_tails:
+        if not previous:
+            return False
+        last = fold(previous[-1])
+        if last not in self._role_tails:
+            if self._is_role(last, ctx.roles, language):
+                return True  # US-Rapper Soulja Boy, Künstleragent Peter Wolf
+            if demonym and previous[-1].islower():
+                # An adjective after its noun (Romance languages): the gazetteer
+                # found it as a country's demonym.
+                end = text.rfind(previous[-1], line_start, start) + len(previous[-1])
+                begin = end - len(previous[-1])
+                if any(
+                    ctx.known[j].type == "MISC" and ctx.known[j].id.startswith("country:")
+                    for j in _overlapping(ctx.known, begin, end)
+                ):
+                    return self._role_before(ctx, begin, demonym=False)
             return False  # the usual case, told from one word
         before = fold(text[max(line_start, start - 40) : start]).rstrip()
         if not before or before.endswith((",", ".", ":", ";")):
             return False
         words = before.split()
         return any(" ".join(words[-n:]) in ctx.roles for n in (1, 2, 3) if len(words) >= n)
+
+    def _role_follows(self, ctx: _Text, end: int) -> bool:
+        """Whether a role follows the name after a comma, within three words
+        (Getachew Reda, a spokesperson for; Amitabh Chadra, economista de)."""
+        text = ctx.text
+        if not text.startswith(", ", end):
+            return False
+        roles = self._word_roles.get(ctx.language or "", self._all_roles)
+        for word in text[end + 2 : end + 50].split()[:3]:
+            if self._is_role(fold(word).strip(_PUNCTUATION), roles, ctx.language):
+                return True
+            if word[-1] in ",;:":
+                break
+        return False
 
     def _byline_before(self, text: str, start: int) -> bool:
         """Whether the line up to `start` is a byline cue (By; Reporting by)."""
@@ -613,7 +681,7 @@ class PeopleFinder:
             two = fold(text[words[i][0] : words[min(i + 1, len(words) - 1)][1]])
             if two in roles and i + 2 < len(words):
                 i, cued = i + 2, True
-            elif one in roles:
+            elif self._is_role(one, roles, language):
                 i, cued = i + 1, True
             else:
                 break
@@ -650,7 +718,7 @@ class PeopleFinder:
             and not _overlapping(known, *words[anchor - 1])
         ):
             anchor -= 1
-        recurring = by_surname = False
+        recurring = by_surname = appositive = False
         if anchor is None and not cued:
             # Barack Obama ... Obama: the press names a person in full once, then by
             # the surname alone; a pair of unknown words whose last one comes back
@@ -663,12 +731,20 @@ class PeopleFinder:
             lower = [k for k, w in enumerate(words) if not text[w[0]].isupper()]
             if lower and lower[-1] <= len(words) - 3:
                 words = words[lower[-1] + 1 :]
+            elif len(words) == 3 and fold(ctx.word(words[0])) in lex.stop:
+                words = words[1:]  # a sentence's first word: Según | Quorvan Blettix
             if language in _NOUNS_CAPITALISED or not 2 <= len(words) <= 3:
                 return None
             by_surname = self._before_surname(ctx, words) and not _title_case(text, words[0][0])
             recurring = by_surname or self._surname_recurs(ctx, words)
             if not recurring:
-                return None
+                # Unknown words a role follows (Getachew Reda, a spokesperson).
+                appositive = self._unknown(ctx, [fold(ctx.word(w)) for w in words]) and (
+                    self._role_follows(ctx, words[-1][1])
+                )
+                if not appositive:
+                    return None
+                cued = True
         if anchor is not None and (not cued or anchor > 0):
             words = words[anchor:]
             anchor = 0
@@ -678,7 +754,7 @@ class PeopleFinder:
         after_particle = False
         for k, (s, e) in enumerate(words[:_MAX_WORDS]):
             hits = _overlapping(known, s, e)
-            if hits and recurring:
+            if hits and (recurring or appositive):
                 return None  # no first name to say it is a person: not over a known name
             if hits:
                 spans = [known[j] for j in hits]
@@ -715,7 +791,9 @@ class PeopleFinder:
                 return None  # a thing's name or a date (Royal Mail, Monday)
             if by_surname and k == len(words) - 1:
                 pass  # the family name that made it a name (Rodriguez, White)
-            elif (k > 0 or anchor is None) and (self._common_word(word, lex) or word in roles):
+            elif (k > 0 or anchor is None) and (
+                self._common_word(word, lex) or self._is_role(word, roles, language)
+            ):
                 break
             kept.append((s, e))
         while kept and fold(ctx.word(kept[-1])) in self._particles:

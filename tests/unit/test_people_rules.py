@@ -66,6 +66,36 @@ def test_a_common_first_name_opening_a_sentence_is_left_out(enricher: Enricher) 
 @pytest.mark.parametrize(
     ("text", "hint", "person"),
     [
+        # The last part of a hyphenated role.
+        ("US-Rapper Quorvan Blettix wurde angeklagt.", "de", "person:~quorvan-blettix"),
+        # The end of a German compound.
+        ("Künstleragent Quorvan Blettix wirft ihm Untreue vor.", "de", "person:~quorvan-blettix"),
+        # A role and a country's adjective after it.
+        (
+            "El senador estadounidense Quorvan Blettix dejó su escaño.",
+            "es",
+            "person:~quorvan-blettix",
+        ),
+        # A role after the name and a comma.
+        (
+            "The account came from Quorvan Blettix, a spokesperson for the front.",
+            "en",
+            "person:~quorvan-blettix",
+        ),
+        (
+            "Según Quorvan Blettix, economista de la universidad, el dato es bueno.",
+            "es",
+            "person:~quorvan-blettix",
+        ),
+    ],
+)
+def test_roles_in_more_shapes(enricher: Enricher, text: str, hint: str, person: str) -> None:
+    assert person in _persons(enricher, text, hint)
+
+
+@pytest.mark.parametrize(
+    ("text", "hint", "person"),
+    [
         # A family name told by its ending.
         ("Quorvan Tatevosyan has skated abroad only once.", "en", "person:~quorvan-tatevosyan"),
         ("Я встретил вчера Квора Бластенко на вокзале.", "ru", "person:~квора-бластенко"),
