@@ -28,6 +28,8 @@
   Rodriguez; Kilmar Abrego Garcia), or one told by its ending (Adeliia Petrosian,
   Vaslav Nijinski; `surname_endings`). With no first name known, the name is the
   words after the run's last particle (Journal de | Vaslav Nijinski).
+- A family name and a hyphenated given name are an East Asian name (Moon Jae-in,
+  Tsai Ing-wen), even where the family name is a place (Cheng).
 - Lists: "and" (y, et, und, и) cuts a run in two names (Chelsea Jones y Eva
   Sealove); two or three unknown words joined to a person by "and", or between
   two persons in a list, are a person (Vincent Peillon, Mazarine Pingeot et
@@ -89,6 +91,11 @@ _SURNAME_BY_ENDING_MIN = 6
 # on a role is one (Innenminister, Künstleragent, Tennisprofi).
 _COMPOUNDING = frozenset({"de"})
 _COMPOUND_ROLE_MIN = 4
+# East Asian names in the Latin script: a family name, then a given name of two
+# syllables joined by a hyphen (Moon Jae-in, Tsai Ing-wen; as faker's zh_TW
+# romanised names are written).
+_FAMILY_NAME = re.compile(r"[A-Z][a-z]{1,4}")
+_HYPHENATED_GIVEN_NAME = re.compile(r"[A-Z][a-z]{1,5}-[a-z]{1,5}")
 # What ends a sentence, so that the next word opens one (and is capitalised
 # whatever it is).
 _SENTENCE_ENDS = ".!?:;\n"
@@ -514,6 +521,15 @@ class PeopleFinder:
         before = " ".join(fold(text[line_start:start]).strip(" (;\t").split())
         return before in self._all_bylines or before.endswith(self._long_bylines)
 
+    def _east_asian(self, ctx: _Text, family: tuple[int, int], given: tuple[int, int]) -> bool:
+        """Whether two words are a family name and a hyphenated given name (Moon
+        Jae-in, Tsai Ing-wen)."""
+        return (
+            _HYPHENATED_GIVEN_NAME.fullmatch(ctx.text, *given) is not None
+            and _FAMILY_NAME.fullmatch(ctx.text, *family) is not None
+            and fold(ctx.word(family)) not in ctx.lex.common
+        )
+
     def find(
         self, text: str, language: str | None, known: list[Span]
     ) -> tuple[list[Person], set[int]]:
@@ -718,6 +734,14 @@ class PeopleFinder:
             and not _overlapping(known, *words[anchor - 1])
         ):
             anchor -= 1
+        east_asian = False
+        if anchor is None:
+            k = next(
+                (k for k in range(len(words) - 1) if self._east_asian(ctx, words[k], words[k + 1])),
+                None,
+            )
+            if k is not None:
+                words, anchor, east_asian = words[k : k + 2], 0, True
         recurring = by_surname = appositive = False
         if anchor is None and not cued:
             # Barack Obama ... Obama: the press names a person in full once, then by
@@ -760,7 +784,7 @@ class PeopleFinder:
                 spans = [known[j] for j in hits]
                 one_place = all(sp.type == "LOC" and s <= sp.start and sp.end <= e for sp in spans)
                 if k == 0 and one_place and len(words) > 1:
-                    first_taken = hits  # Jordan Bardella, Paris Hilton
+                    first_taken = hits  # Jordan Bardella, Paris Hilton, Cheng Li-wun
                 elif (
                     k == 1
                     and one_place
@@ -789,7 +813,7 @@ class PeopleFinder:
                 return None  # an organisation's name (Columbia University)
             if word in self._not_names:
                 return None  # a thing's name or a date (Royal Mail, Monday)
-            if by_surname and k == len(words) - 1:
+            if (by_surname and k == len(words) - 1) or east_asian:
                 pass  # the family name that made it a name (Rodriguez, White)
             elif (k > 0 or anchor is None) and (
                 self._common_word(word, lex) or self._is_role(word, roles, language)

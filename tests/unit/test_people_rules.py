@@ -118,6 +118,25 @@ def test_unknown_words_before_a_family_name(
 @pytest.mark.parametrize(
     ("text", "hint", "person"),
     [
+        ("Officials said Moon Jae-in would attend.", "en", "person:~moon-jae-in"),
+        ("Les rendez-vous de Tsai Ing-wen ont été discrets.", "fr", "person:~tsai-ing-wen"),
+    ],
+)
+def test_an_east_asian_name_with_a_hyphenated_given_name(
+    enricher: Enricher, text: str, hint: str, person: str
+) -> None:
+    assert person in _persons(enricher, text, hint)
+
+
+def test_an_east_asian_family_name_that_is_a_place_gives_way(enricher: Enricher) -> None:
+    article = _enrich(enricher, "Voters chose Cheng Li-wun as the party's leader.", "en")
+    assert "person:~cheng-li-wun" in {t.id for t in article.tags}
+    assert "country:CN" not in {t.id for t in article.tags}
+
+
+@pytest.mark.parametrize(
+    ("text", "hint", "person"),
+    [
         # "and" inside a run of capitals cuts it in two names.
         (
             "Por eso, Marta Quiroga y Elena Vastrid crearon una cuenta.",
