@@ -34,6 +34,10 @@
   Sealove); two or three unknown words joined to a person by "and", or between
   two persons in a list, are a person (Vincent Peillon, Mazarine Pingeot et
   Didier Barbelivien). Not in German, where every noun is capitalised.
+- Not persons: a name after an article in English (the Winter Games), or unknown
+  words after one in any language (the Capitol Hill insurrection); a name after
+  a ship's prefix (USS Abraham Lincoln); words the text shows to be a thing's
+  name elsewhere (Dow Jones, as Dow Jones Industrial has a thing's word).
 - In Urdu and Persian (no capitals), the words after a role up to a postposition
   or particle are a name; in Chinese, a family name of faker's lists and one or
   two characters right after a role (董事长周子学), or a Latin name against it.
@@ -87,6 +91,9 @@ _CONJUNCTIONS = frozenset({"y", "e"})
 _NOUNS_CAPITALISED = frozenset({"de", "lb"})
 # A family name told by its ending has at least this many letters (Petrov).
 _SURNAME_BY_ENDING_MIN = 6
+# Languages whose press writes no article before a person's name, whatever its
+# first name (in Italian or Portuguese, la Meloni, o Lula are usual).
+_NO_ARTICLE_BEFORE_NAMES = frozenset({"en"})
 # Languages that write a role and what it is about as one word: a word ending
 # on a role is one (Innenminister, Künstleragent, Tennisprofi).
 _COMPOUNDING = frozenset({"de"})
@@ -261,6 +268,8 @@ class _Text:
     lex: _Words
     roles: frozenset[str]  # the language's roles (every language's when it is unknown)
     replaced: set[int] = field(default_factory=set)
+    # Folded names the text shows to be a thing's: Dow Jones, from Dow Jones Industrial.
+    things: set[str] = field(default_factory=set)
     counted: Counter[str] | None = None
 
     def tokens(self) -> Counter[str]:
@@ -308,7 +317,9 @@ class PeopleFinder:
         self._word_roles = {
             lang: frozenset(r for r in roles if " " not in r) for lang, roles in self._roles.items()
         }
+        self._determiners = _folded_list(path, data, "determiners")
         self._linking = frozenset(fold(w) for w in data.get("conjunctions", []))
+        self._vessel_prefixes = frozenset(str(w) for w in data.get("vessel_prefixes", []))
         self._surname_endings = tuple(fold(w) for w in data.get("surname_endings", []))
         self._particles = frozenset(fold(p) for p in data.get("particles", []))
         particles = [re.escape(p) for p in data.get("particles", [])]
@@ -515,6 +526,15 @@ class PeopleFinder:
                 break
         return False
 
+    def _after_determiner(self, ctx: _Text, start: int) -> bool:
+        """Whether an article comes right before `start` (the Capitol Hill
+        insurrection): the press writes no article before a person's name."""
+        determiners = self._determiners.get(ctx.language or "")
+        if not determiners:
+            return False
+        before = ctx.text[max(0, start - 8) : start].split()
+        return bool(before) and fold(before[-1]) in determiners
+
     def _byline_before(self, text: str, start: int) -> bool:
         """Whether the line up to `start` is a byline cue (By; Reporting by)."""
         line_start = text.rfind("\n", 0, start) + 1
@@ -560,6 +580,8 @@ class PeopleFinder:
                     found.append(person)
                 elif 2 <= len(words) <= 3:
                     candidates.append(words)
+        if ctx.things:
+            found = [p for p in found if fold(p.canonical) not in ctx.things]
         for k in range(1, len(found)):
             # By Matt Spetalnick and Jason Szep: both names are the byline's.
             previous, person = found[k - 1], found[k]
@@ -734,6 +756,8 @@ class PeopleFinder:
             and not _overlapping(known, *words[anchor - 1])
         ):
             anchor -= 1
+        if anchor and ctx.word(words[anchor - 1]) in self._vessel_prefixes:
+            return None  # a ship named after a person (USS Abraham Lincoln)
         east_asian = False
         if anchor is None:
             k = next(
@@ -769,7 +793,11 @@ class PeopleFinder:
                 if not appositive:
                     return None
                 cued = True
+            if self._after_determiner(ctx, words[0][0]):
+                return None  # the Capitol Hill insurrection, the Boi Tolo parade
         if anchor is not None and (not cued or anchor > 0):
+            if language in _NO_ARTICLE_BEFORE_NAMES and self._after_determiner(ctx, words[0][0]):
+                return None  # the Winter Games, the Boi Tolo parade: a thing's name
             words = words[anchor:]
             anchor = 0
         # Gazetteer finds: a place as the first word gives way, anything else ends it.
@@ -809,10 +837,12 @@ class PeopleFinder:
                 kept.append((s, e))
                 after_particle = False
                 continue
-            if any(word in heads for heads in self.org_heads.values()):
-                return None  # an organisation's name (Columbia University)
-            if word in self._not_names:
-                return None  # a thing's name or a date (Royal Mail, Monday)
+            if word in self._not_names or any(word in heads for heads in self.org_heads.values()):
+                # A thing's name or a date (Royal Mail, Monday, Columbia University):
+                # the words before it are that thing's wherever the text has them.
+                if len(kept) > 1:
+                    ctx.things.add(" ".join(fold(ctx.word(w)) for w in kept))
+                return None
             if (by_surname and k == len(words) - 1) or east_asian:
                 pass  # the family name that made it a name (Rodriguez, White)
             elif (k > 0 or anchor is None) and (
@@ -873,8 +903,10 @@ class PeopleFinder:
                 j = bisect.bisect_left(mentions, (start, start))
                 before = self._link(text[mentions[j - 1][1] : start]) if j > 0 else ""
                 after = self._link(text[end : mentions[j][0]]) if j < len(mentions) else ""
-                if ("and" in (before, after) or (before and after)) and not _title_case(
-                    text, start
+                if (
+                    ("and" in (before, after) or (before and after))
+                    and not _title_case(text, start)
+                    and not self._after_determiner(ctx, start)
                 ):
                     added.append(Person(start, end, text[start:end], False))
                     bisect.insort(mentions, (start, end))

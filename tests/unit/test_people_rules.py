@@ -163,6 +163,24 @@ def test_no_list_rule_in_german(enricher: Enricher) -> None:
     assert "person:~kolner-silvesternacht" not in found
 
 
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        # An article before a name in English: a thing named after someone.
+        ("Crowds lined the route of the Martin Kenyon parade.", "en"),
+        # Unknown words after an article, in any language.
+        ("The committee investigating the Capitol Hill insurrection met.", "en"),
+        ("Viajaron al Tolvar Garcia para ver el concierto.", "es"),
+        # A ship's prefix.
+        ("The carrier USS Abraham Lincoln sailed near the coast.", "en"),
+        # A thing's name elsewhere in the text (Industrial).
+        ("Dow Jones fecha em baixa\nO índice Dow Jones Industrial fechou em baixa.", "pt"),
+    ],
+)
+def test_names_of_things_are_not_persons(enricher: Enricher, text: str, hint: str) -> None:
+    assert not any(p.startswith("person:~") for p in _persons(enricher, text, hint))
+
+
 def test_a_name_joined_to_a_byline_is_an_author_too(enricher: Enricher) -> None:
     authors: list[str] = []
     text = "Por Matt Spetalnick e Jason Szep\nO relatório foi publicado ontem."
