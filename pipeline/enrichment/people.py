@@ -38,6 +38,9 @@
   words after one in any language (the Capitol Hill insurrection); a name after
   a ship's prefix (USS Abraham Lincoln); words the text shows to be a thing's
   name elsewhere (Dow Jones, as Dow Jones Industrial has a thing's word).
+- A surname alone where the text names the person in full (Merkel, with Angela
+  Merkel; Jeri's, with President Jose Jeri; Cho, with Cho Hyun-dong) is that
+  person, with the same id; a surname two persons of the text share is neither's.
 - In Urdu and Persian (no capitals), the words after a role up to a postposition
   or particle are a name; in Chinese, a family name of faker's lists and one or
   two characters right after a role (董事长周子学), or a Latin name against it.
@@ -107,6 +110,8 @@ _HYPHENATED_GIVEN_NAME = re.compile(r"[A-Z][a-z]{1,5}-[a-z]{1,5}")
 # whatever it is).
 _SENTENCE_ENDS = ".!?:;\n"
 _OPENING_MARKS = " \t\u00a0\"'“”‘’«»(["
+# A possessive after a surname (Miller's deposition) is not part of it.
+_POSSESSIVE = re.compile(r"(?:['’]s?)$")
 _PUNCTUATION = ".,;:!?()[]{}«»\"“”‘’'—–-…"
 # Names of at most this many words after the first name or the role.
 _MAX_WORDS = 4
@@ -560,6 +565,7 @@ class PeopleFinder:
             return found, set()
         roles = self._roles.get(language or "", self._all_roles) if language else self._all_roles
         ctx = _Text(text, language, known, self._words(language), roles)
+        singles: list[tuple[int, int]] = []  # one-word runs no rule made a name
         candidates: list[list[tuple[int, int]]] = []  # runs of two or three
         for run in self._runs.finditer(text):
             group = run.group()
@@ -578,7 +584,9 @@ class PeopleFinder:
                 person = self._person(ctx, words)
                 if person is not None:
                     found.append(person)
-                elif 2 <= len(words) <= 3:
+                elif len(words) == 1:
+                    singles.append(words[0])
+                elif len(words) <= 3:
                     candidates.append(words)
         if ctx.things:
             found = [p for p in found if fold(p.canonical) not in ctx.things]
@@ -593,6 +601,8 @@ class PeopleFinder:
                 found[k] = replace(person, author=True)
         if candidates and found:
             found.extend(self._listed(ctx, found, candidates))
+        if singles and found:
+            found = self._surname_mentions(ctx, found, singles)
         if language in _UNCASED_SPACED:
             found.extend(self._after_roles_uncased(text, language, known))
         if language not in _SPACED_LANGUAGES:
@@ -928,3 +938,46 @@ class PeopleFinder:
             if not words:
                 return ","
         return "and" if len(words) == 1 and fold(words[0]) in self._linking else ""
+
+    def _surname_mentions(
+        self, ctx: _Text, found: list[Person], singles: list[tuple[int, int]]
+    ) -> list[Person]:
+        """A surname alone (Merkel, Jeri's) where the text names the person in full
+        (Angela Merkel, President Jose Jeri) is that person: the same id, whether a
+        role came before it (le ministre Darmanin) or no rule read it as a name.
+        A surname two persons of the text share (Alexiz and Roberto Núñez) is
+        neither's."""
+        full: dict[str, Person | None] = {}
+        for p in found:
+            parts = p.canonical.split()
+            if p.author or len(parts) < 2:
+                continue
+            # The family name: the first of an East Asian name (Cho Hyun-dong).
+            family = parts[0] if _HYPHENATED_GIVEN_NAME.fullmatch(parts[-1]) else parts[-1]
+            key = fold(family)
+            if len(key) < 3:
+                continue
+            if key in full and full[key] is not None:
+                other = full[key]
+                if other is not None and fold(other.canonical) != fold(p.canonical):
+                    full[key] = None
+            elif key not in full:
+                full[key] = p
+        if not full:
+            return found
+        text, lex = ctx.text, ctx.lex
+        out = []
+        for p in found:
+            whole = full.get(fold(_POSSESSIVE.sub("", p.text))) if " " not in p.text else None
+            out.append(replace(p, name=whole.canonical) if whole is not None else p)
+        for s, e in singles:
+            word = _POSSESSIVE.sub("", text[s:e])
+            key = fold(word)
+            whole = full.get(key)
+            if whole is None or _overlapping(ctx.known, s, e):
+                continue
+            if key in lex.common and _opens_sentence(text, s):
+                continue  # White smoke rose: a capital of the sentence, not Bill White
+            out.append(Person(s, s + len(word), word, False, whole.canonical))
+        out.sort(key=lambda p: p.start)
+        return out

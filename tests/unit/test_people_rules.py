@@ -29,6 +29,10 @@ def _persons(enricher: Enricher, body: str, hint: str) -> dict[str, str]:
     return {t.id: t.label for t in _enrich(enricher, body, hint).tags if t.kind == "person"}
 
 
+def _people(enricher: Enricher, body: str, hint: str) -> list[Entity]:
+    return [e for e in enricher.linker.find(body, "body", hint) if e.type == "PER"]
+
+
 @pytest.mark.parametrize(
     ("text", "hint", "person"),
     [
@@ -179,6 +183,42 @@ def test_no_list_rule_in_german(enricher: Enricher) -> None:
 )
 def test_names_of_things_are_not_persons(enricher: Enricher, text: str, hint: str) -> None:
     assert not any(p.startswith("person:~") for p in _persons(enricher, text, hint))
+
+
+@pytest.mark.parametrize(
+    ("text", "hint", "person"),
+    [
+        (
+            "President Quorvan Blettix arrived late. Blettix's speech was short.",
+            "en",
+            "person:~quorvan-blettix",
+        ),
+        (
+            "Quorvan Blettix a parlé lundi. Le ministre Blettix a démissionné.",
+            "fr",
+            "person:~quorvan-blettix",
+        ),
+        # The family name of an East Asian name is its first word.
+        ("Minister Cho Hyun-dong spoke. Cho said talks went well.", "en", "person:~cho-hyun-dong"),
+        # Before the full name too (a headline).
+        (
+            "Thiem hadert mit der Chance\nDominic Thiem verlor in Melbourne.",
+            "de",
+            "person:~dominic-thiem",
+        ),
+    ],
+)
+def test_a_surname_alone_is_the_person_named_in_full(
+    enricher: Enricher, text: str, hint: str, person: str
+) -> None:
+    mentions = _people(enricher, text, hint)
+    assert len(mentions) == 2
+    assert {e.id for e in mentions} == {person}
+
+
+def test_a_surname_two_persons_share_is_neithers(enricher: Enricher) -> None:
+    text = "Ana Quiroga y Luis Quiroga llegaron. Quiroga dijo que volverían."
+    assert [e.text for e in _people(enricher, text, "es")] == ["Ana Quiroga", "Luis Quiroga"]
 
 
 def test_a_name_joined_to_a_byline_is_an_author_too(enricher: Enricher) -> None:
