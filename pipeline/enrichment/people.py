@@ -47,8 +47,10 @@
 - In Chinese, transliterated foreign names are written with a middle dot
   (基特·哈灵顿): such a run is a person.
 - A person right after a byline cue at the start of a line (By, Par, Von) is an
-  author of the article, not someone it is about; so is one joined by "and" to
-  an author (By Matt Spetalnick and Jason Szep).
+  author of the article, not someone it is about; so is one after a cue that
+  opens a sentence inside the line when the name ends the line (Ein Test von
+  Tobias Költzsch (iPhone)), and one joined by "and" to an author (By Matt
+  Spetalnick and Jason Szep).
 - A person found here gets a stable id from the normalised name: `person:~` and
   the folded words joined by `-` (Éric Trump, ERIC TRUMP: person:~eric-trump).
 """
@@ -306,6 +308,13 @@ class PeopleFinder:
         self._not_names = frozenset(fold(w) for w in data.get("not_names", []))
         self._all_bylines = frozenset().union(*self._bylines.values())
         self._long_bylines = tuple(sorted(b for b in self._all_bylines if " " in b))
+        # A byline cue opening a sentence inside a line ("... teuer. Ein Test von
+        # Tobias Költzsch (iPhone)"): `*` in a cue is any one word (Ein * von).
+        cues = "|".join(
+            re.escape(b).replace(r"\*", r"\S+")
+            for b in sorted(self._all_bylines, key=len, reverse=True)
+        )
+        self._byline_in_line = re.compile(rf"(?:^|[.!?] )(?:{cues})$")
         # Roles that end a compound noun (Künstleragent, Tennisprofi), longest first.
         self._compound_roles = {
             lang: tuple(
@@ -540,11 +549,24 @@ class PeopleFinder:
         before = ctx.text[max(0, start - 8) : start].split()
         return bool(before) and fold(before[-1]) in determiners
 
-    def _byline_before(self, text: str, start: int) -> bool:
-        """Whether the line up to `start` is a byline cue (By; Reporting by)."""
+    def _byline_before(self, text: str, start: int, end: int) -> bool:
+        """Whether the line up to `start` is a byline cue (By; Reporting by), or a
+        sentence of the line is one and the name ends the line (Ein Test von
+        Tobias Költzsch (iPhone, Smartphone))."""
         line_start = text.rfind("\n", 0, start) + 1
         before = " ".join(fold(text[line_start:start]).strip(" (;\t").split())
-        return before in self._all_bylines or before.endswith(self._long_bylines)
+        if before in self._all_bylines or before.endswith(self._long_bylines):
+            return True
+        cue = self._byline_in_line.search(before)
+        if cue is None:
+            return False
+        if cue.start() == 0:
+            return True
+        # Nothing after the name but, to the line's end, a bracket of tags (not
+        # "Von Angela Merkel (CDU) stammt der Satz").
+        line_end = text.find("\n", end)
+        rest = text[end : line_end if line_end >= 0 else len(text)].strip()
+        return not rest or (rest[0] == "(" and rest.find(")") == len(rest) - 1)
 
     def _east_asian(self, ctx: _Text, family: tuple[int, int], given: tuple[int, int]) -> bool:
         """Whether two words are a family name and a hyphenated given name (Moon
@@ -883,7 +905,9 @@ class PeopleFinder:
         if first_taken is not None:
             ctx.replaced.update(first_taken)
         found = text[start:end]
-        return Person(start, end, found, self._byline_before(text, start), self._nominative(found))
+        return Person(
+            start, end, found, self._byline_before(text, start, end), self._nominative(found)
+        )
 
     def _listed(
         self, ctx: _Text, found: list[Person], candidates: list[list[tuple[int, int]]]

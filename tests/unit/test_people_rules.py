@@ -221,6 +221,16 @@ def test_a_surname_two_persons_share_is_neithers(enricher: Enricher) -> None:
     assert [e.text for e in _people(enricher, text, "es")] == ["Ana Quiroga", "Luis Quiroga"]
 
 
+def test_a_byline_inside_a_line_ending_with_the_name(enricher: Enricher) -> None:
+    authors: list[str] = []
+    text = "Die Preise steigen wieder. Ein Test von Tobias Költzsch (iPhone, Smartphone)"
+    assert _people_with_authors(enricher, text, "de", authors) == []
+    assert authors == ["Tobias Költzsch"]
+    # The name does not end the line: someone the article is about.
+    about = "Das ist bekannt. Von Tobias Költzsch (CDU) stammt der Satz."
+    assert [e.text for e in _people_with_authors(enricher, about, "de", [])] == ["Tobias Költzsch"]
+
+
 def test_a_name_joined_to_a_byline_is_an_author_too(enricher: Enricher) -> None:
     authors: list[str] = []
     text = "Por Matt Spetalnick e Jason Szep\nO relatório foi publicado ontem."
