@@ -52,7 +52,9 @@
   Tobias Költzsch (iPhone)), and one joined by "and" to an author (By Matt
   Spetalnick and Jason Szep).
 - A person found here gets a stable id from the normalised name: `person:~` and
-  the folded words joined by `-` (Éric Trump, ERIC TRUMP: person:~eric-trump).
+  the folded words joined by `-` (Éric Trump, ERIC TRUMP: person:~eric-trump). A
+  Russian name gets its nominative's id (Вячеслава Александрова), in Cyrillic
+  letters only (a Latin ó for the stress in Александрóва is read as о).
 """
 
 from __future__ import annotations
@@ -114,6 +116,9 @@ _SENTENCE_ENDS = ".!?:;\n"
 _OPENING_MARKS = " \t\u00a0\"'“”‘’«»(["
 # A possessive after a surname (Miller's deposition) is not part of it.
 _POSSESSIVE = re.compile(r"(?:['’]s?)$")
+# Russian written with a Latin letter for a stressed vowel (Александрóва) or a
+# Latin lookalike: read as the Cyrillic letter, the stress mark dropped.
+_CYRILLIC_LOOKALIKES = str.maketrans("aeopcxyáéóýAEOPCXY", "аеорсхуаеоуАЕОРСХУ", "\u0301")
 _PUNCTUATION = ".,;:!?()[]{}«»\"“”‘’'—–-…"
 # Names of at most this many words after the first name or the role.
 _MAX_WORDS = 4
@@ -181,6 +186,13 @@ def _opens_sentence(text: str, at: int) -> bool:
     if not before and at > 8:  # a long run of spaces or quotes: look further
         before = text[:at].rstrip(_OPENING_MARKS)
     return not before or before[-1] in _SENTENCE_ENDS
+
+
+def _cyrillic(word: str) -> str:
+    """A Russian word with its Latin lookalikes and stress marks made Cyrillic."""
+    if not any("а" <= c <= "я" for c in word.lower()):
+        return word
+    return word.translate(_CYRILLIC_LOOKALIKES)
 
 
 def _title_case(text: str, at: int) -> bool:
@@ -389,13 +401,16 @@ class PeopleFinder:
     def _nominative(self, text: str) -> str:
         """A Russian male name in an oblique case, in the nominative (Вячеслава
         Александрова -> Вячеслав Александров), so it gets the nominative's id;
-        any other name as it is."""
-        words = text.split()
+        any other name as it is ("" for that), but in Cyrillic letters only
+        (Александрóва, with a Latin ó for the stress, is Александрова)."""
+        written = text.split()
+        words = [_cyrillic(w) for w in written]
+        as_is = "" if words == written else " ".join(words)
         if len(words) < 2 or not "а" <= words[0][-1:].lower() <= "я":
-            return ""
+            return as_is
         first = words[0]
         if fold(first) in self._given:
-            return ""  # already the nominative (or a female name)
+            return as_is  # already the nominative (or a female name)
         for first_endings, surname_endings in _RUSSIAN_CASES.values():
             for ending in first_endings:
                 if not first.endswith(ending):
@@ -410,8 +425,8 @@ class PeopleFinder:
                 for oblique, nominative in surname_endings:
                     if last.endswith(oblique):
                         return " ".join([base, *words[1:-1], last[: -len(oblique)] + nominative])
-                return ""
-        return ""
+                return as_is
+        return as_is
 
     def _first_name(self, word: str, lex: _Words) -> int:
         """2: a first name; 1: a first name that is a common word of the text's

@@ -242,3 +242,8 @@ def _people_with_authors(
     enricher: Enricher, text: str, hint: str, authors: list[str]
 ) -> list[Entity]:
     return [e for e in enricher.linker.find(text, "body", hint, authors) if e.type == "PER"]
+
+
+def test_a_russian_name_with_a_latin_stress_mark(enricher: Enricher) -> None:
+    text = "Улицу назовут в честь Вячеслава Александрóва, решили в лицее."
+    assert "person:~вячеслав-александров" in _persons(enricher, text, "ru")
