@@ -2,8 +2,10 @@
 
 All come from `faker` (MIT), whose locales carry lists of given names and family
 names drawn from name statistics (with their romanised forms for Chinese and
-Japanese) and lists of frequent words (its lorem providers). They are read once
-per process, as plain sets of folded strings.
+Japanese) and lists of frequent words (its lorem providers), per language. They
+are read once per process, as plain sets of folded strings; which given names
+are first names in a text depends on its language's common words
+(pipeline/enrichment/people.py).
 """
 
 from __future__ import annotations
@@ -32,8 +34,10 @@ def _providers(package: str) -> list[object]:
 
 
 @cache
-def first_names() -> frozenset[str]:
-    """Folded given names of every faker locale (Latin, Cyrillic, Arabic, Greek...)."""
+def given_names() -> frozenset[str]:
+    """Folded given names of every faker locale (Latin, Cyrillic, Arabic, Greek...),
+    common words among them (José, Bill, Pierre): which of them say a name depends
+    on the text's language."""
     names: set[str] = set()
     for provider in _providers("faker.providers.person"):
         for attribute in ("first_names", "first_names_male", "first_names_female"):
@@ -43,7 +47,7 @@ def first_names() -> frozenset[str]:
             for name in value:
                 if isinstance(name, str) and len(name) >= _MIN_FIRST_NAME and " " not in name:
                     names.add(fold(name))
-    return frozenset(names - common_words())
+    return frozenset(names)
 
 
 @cache
@@ -77,19 +81,31 @@ def han_surnames() -> frozenset[str]:
 
 
 @cache
-def common_words() -> frozenset[str]:
-    """Folded frequent words of the languages faker has word lists for."""
-    words: set[str] = set()
+def _words_by_language() -> dict[str, frozenset[str]]:
+    """Folded frequent words per language (es: es_ES, es_MX, es_AR together)."""
+    words: dict[str, set[str]] = {}
     for provider in _providers("faker.providers.lorem"):
         locale = provider.__module__.rsplit(".", 1)[-1]
         if locale in _NOT_WORDS:
             continue
         value = getattr(provider, "word_list", ())
+        mine = words.setdefault(locale.split("_")[0], set())
         for word in value if isinstance(value, (list, tuple, set, frozenset)) else ():
             # Capitalised: a proper name in the list (John in cs_CZ), except German nouns.
             if isinstance(word, str) and (word[:1].islower() or locale.startswith("de")):
-                words.add(fold(word))
-    return frozenset(words)
+                mine.add(fold(word))
+    return {language: frozenset(w) for language, w in words.items()}
+
+
+def language_words(language: str) -> frozenset[str]:
+    """Folded frequent words of one language (empty where faker has no list: pt)."""
+    return _words_by_language().get(language, frozenset())
+
+
+@cache
+def common_words() -> frozenset[str]:
+    """Folded frequent words of the languages faker has word lists for."""
+    return frozenset().union(*_words_by_language().values())
 
 
 @cache

@@ -6,21 +6,55 @@
   (`names.yaml`: President Moon Jae-in, le ministre Darmanin, Innenminister
   Seehofer). A capitalised word at a sentence's start is neither, so it is not a
   person.
+- Which given names are first names depends on the text's language: one that is
+  a common word of that language or of English (faker's word lists, stopwords-iso:
+  José and Luis in Spanish, Bill and Will in English) is one only before another
+  given name or a family name (José Manuel, Bill White; not Can Trump), and joins
+  a first name right after it unless it opens the sentence (Luis Enrique Martínez;
+  Can | Sam Paparo). A common word of another language is no reason to doubt a
+  name (Tom, Pierre in English). Two given names joined by a hyphen make one
+  (Pierre-Alain). After a first name, a common word ends the name unless it is a
+  family name too (Peter Wolf, Tom Hardy).
+- Roles are also the last part of a hyphenated word (US-Rapper, ex-président),
+  the end of a German compound (Künstleragent, Tennisprofi), a role and a
+  country's adjective after it (el senador estadounidense Dan Coats), or a role
+  after the name and a comma (Getachew Reda, a spokesperson for).
 - Words the gazetteer found as a place or an organisation end the name (Angela
   Merkel Berlin); a place that is the first name of the run gives way to the
   person (Jordan Bardella, Paris Hilton); a watch-listed surname inside a longer
   name with another first name is that other person (Eric Trump).
-- A pair of unknown words ending on a family name of the lexicon is a person
-  (Delcy Rodriguez), except on a title-case headline and in German.
+- A pair of unknown words ending on a family name is a person, except on a
+  title-case headline and in German: a family name of the lexicon (Delcy
+  Rodriguez; Kilmar Abrego Garcia), or one told by its ending (Adeliia Petrosian,
+  Vaslav Nijinski; `surname_endings`). With no first name known, the name is the
+  words after the run's last particle (Journal de | Vaslav Nijinski).
+- A family name and a hyphenated given name are an East Asian name (Moon Jae-in,
+  Tsai Ing-wen), even where the family name is a place (Cheng).
+- Lists: "and" (y, et, und, и) cuts a run in two names (Chelsea Jones y Eva
+  Sealove); two or three unknown words joined to a person by "and", or between
+  two persons in a list, are a person (Vincent Peillon, Mazarine Pingeot et
+  Didier Barbelivien). Not in German, where every noun is capitalised.
+- Not persons: a name after an article in English (the Winter Games), or unknown
+  words after one in any language (the Capitol Hill insurrection); a name after
+  a ship's prefix (USS Abraham Lincoln); words the text shows to be a thing's
+  name elsewhere (Dow Jones, as Dow Jones Industrial has a thing's word).
+- A surname alone where the text names the person in full (Merkel, with Angela
+  Merkel; Jeri's, with President Jose Jeri; Cho, with Cho Hyun-dong) is that
+  person, with the same id; a surname two persons of the text share is neither's.
 - In Urdu and Persian (no capitals), the words after a role up to a postposition
   or particle are a name; in Chinese, a family name of faker's lists and one or
   two characters right after a role (董事长周子学), or a Latin name against it.
 - In Chinese, transliterated foreign names are written with a middle dot
   (基特·哈灵顿): such a run is a person.
 - A person right after a byline cue at the start of a line (By, Par, Von) is an
-  author of the article, not someone it is about.
+  author of the article, not someone it is about; so is one after a cue that
+  opens a sentence inside the line when the name ends the line (Ein Test von
+  Tobias Költzsch (iPhone)), and one joined by "and" to an author (By Matt
+  Spetalnick and Jason Szep).
 - A person found here gets a stable id from the normalised name: `person:~` and
-  the folded words joined by `-` (Éric Trump, ERIC TRUMP: person:~eric-trump).
+  the folded words joined by `-` (Éric Trump, ERIC TRUMP: person:~eric-trump). A
+  Russian name gets its nominative's id (Вячеслава Александрова), in Cyrillic
+  letters only (a Latin ó for the stress in Александрóва is read as о).
 """
 
 from __future__ import annotations
@@ -28,8 +62,8 @@ from __future__ import annotations
 import bisect
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +71,13 @@ import stopwordsiso
 import yaml
 
 from pipeline.enrichment.cjk_people import CjkPeople
-from pipeline.enrichment.lexicons import common_words, first_names, han_surnames, surnames
+from pipeline.enrichment.lexicons import (
+    common_words,
+    given_names,
+    han_surnames,
+    language_words,
+    surnames,
+)
 from pipeline.enrichment.textfold import fold
 
 # Upper-case letters of the scripts with case that Vigie reads: Latin, Greek, Cyrillic.
@@ -52,16 +92,42 @@ _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
 _LETTERS = rf"[^\W\d_{_CJK}]"
 _WORD = rf"(?:[{_UPPER}]{_LETTERS}*(?:[-'’][{_UPPER}]?{_LETTERS}+)*|[{_UPPER}]\.)"
 _SPACE = r"[ \t\u00a0]+"
-# "and" between two names is not part of one (Ortega y Gasset is the exception).
+# "and" between two names is not part of one (Ortega y Gasset is the exception):
+# a run of capitals is cut there (Chelsea Jones y Eva Sealove: two names).
 _CONJUNCTIONS = frozenset({"y", "e"})
 _NOUNS_CAPITALISED = frozenset({"de", "lb"})
+# A family name told by its ending has at least this many letters (Petrov).
+_SURNAME_BY_ENDING_MIN = 6
+# Languages whose press writes no article before a person's name, whatever its
+# first name (in Italian or Portuguese, la Meloni, o Lula are usual).
+_NO_ARTICLE_BEFORE_NAMES = frozenset({"en"})
+# Languages that write a role and what it is about as one word: a word ending
+# on a role is one (Innenminister, Künstleragent, Tennisprofi).
+_COMPOUNDING = frozenset({"de"})
+_COMPOUND_ROLE_MIN = 4
+# East Asian names in the Latin script: a family name, then a given name of two
+# syllables joined by a hyphen (Moon Jae-in, Tsai Ing-wen; as faker's zh_TW
+# romanised names are written).
+_FAMILY_NAME = re.compile(r"[A-Z][a-z]{1,4}")
+_HYPHENATED_GIVEN_NAME = re.compile(r"[A-Z][a-z]{1,5}-[a-z]{1,5}")
+# What ends a sentence, so that the next word opens one (and is capitalised
+# whatever it is).
+_SENTENCE_ENDS = ".!?:;\n"
+_OPENING_MARKS = " \t\u00a0\"'“”‘’«»(["
+# A possessive after a surname (Miller's deposition) is not part of it.
+_POSSESSIVE = re.compile(r"(?:['’]s?)$")
+# Russian written with a Latin letter for a stressed vowel (Александрóва) or a
+# Latin lookalike: read as the Cyrillic letter, the stress mark dropped.
+_CYRILLIC_LOOKALIKES = str.maketrans("aeopcxyáéóýAEOPCXY", "аеорсхуаеоуАЕОРСХУ", "\u0301")
 _PUNCTUATION = ".,;:!?()[]{}«»\"“”‘’'—–-…"
 # Names of at most this many words after the first name or the role.
 _MAX_WORDS = 4
-# A line of at least this many words, this share of them capitalised, is a
-# headline in title case.
-_TITLE_CASE_WORDS = 4
-_TITLE_CASE_SHARE = 0.6
+# A line of at least this many words of four letters or more, this share of them
+# capitalised, is a headline in title case. (Short words, in, on, the, stay lower
+# case in one; a sentence that lists names has long words in lower case too.)
+_TITLE_CASE_WORDS = 5
+_TITLE_CASE_SHARE = 0.85
+_TITLE_CASE_MIN_LETTERS = 4
 # Characters that are words of their own around a transliterated name (的, 和...).
 _HAN_WORD = "的是在和与了说称为对将被由及从向等"
 _HAN_NAME_PART = rf"(?:(?![{_HAN_WORD}])[\u4e00-\u9fff])"
@@ -113,12 +179,32 @@ def _overlapping(known: list[Span], start: int, end: int) -> list[int]:
     return hits
 
 
+def _opens_sentence(text: str, at: int) -> bool:
+    """Whether the word at `at` opens a sentence or a line (so its capital says
+    nothing)."""
+    before = text[max(0, at - 8) : at].rstrip(_OPENING_MARKS)
+    if not before and at > 8:  # a long run of spaces or quotes: look further
+        before = text[:at].rstrip(_OPENING_MARKS)
+    return not before or before[-1] in _SENTENCE_ENDS
+
+
+def _cyrillic(word: str) -> str:
+    """A Russian word with its Latin lookalikes and stress marks made Cyrillic."""
+    if not any("а" <= c <= "я" for c in word.lower()):
+        return word
+    return word.translate(_CYRILLIC_LOOKALIKES)
+
+
 def _title_case(text: str, at: int) -> bool:
     """Whether the line around `at` is a headline in title case (Expectations Are
     Low), where a capital says nothing about a name."""
     start = text.rfind("\n", 0, at) + 1
     end = text.find("\n", at)
-    words = text[start : end if end >= 0 else len(text)].split()
+    words = [
+        w
+        for w in text[start : end if end >= 0 else len(text)].split()
+        if len(w) >= _TITLE_CASE_MIN_LETTERS and w[0].isalpha()
+    ]
     if len(words) < _TITLE_CASE_WORDS:
         return False
     capitalised = sum(1 for w in words if w[:1].isupper())
@@ -168,6 +254,20 @@ _RUSSIAN_CASES = {
 
 
 @dataclass(frozen=True)
+class _Words:
+    """The word lists of one language.
+
+    A first name that is a common word of the text's language (José and Luis in
+    Spanish, Bill and Will in English) is one only before another name; a common
+    word of another language is no reason to doubt it (Tom, Danish for "empty")."""
+
+    first: frozenset[str]  # given names that are no common word of the language
+    weak: frozenset[str]  # given names that are common words of the language too
+    common: frozenset[str]  # the language's frequent words and stopwords
+    stop: frozenset[str]  # its stopwords alone (según, when, durante)
+
+
+@dataclass(frozen=True)
 class Span:
     """What the gazetteer found: where, which id, which entity type."""
 
@@ -175,6 +275,30 @@ class Span:
     end: int
     id: str
     type: str
+
+
+@dataclass
+class _Text:
+    """One text `find` reads, and what its rules learn of it on the way."""
+
+    text: str
+    language: str | None
+    known: list[Span]
+    lex: _Words
+    roles: frozenset[str]  # the language's roles (every language's when it is unknown)
+    replaced: set[int] = field(default_factory=set)
+    # Folded names the text shows to be a thing's: Dow Jones, from Dow Jones Industrial.
+    things: set[str] = field(default_factory=set)
+    counted: Counter[str] | None = None
+
+    def tokens(self) -> Counter[str]:
+        # Once per text, and only when a run asks: each word, punctuation cut.
+        if self.counted is None:
+            self.counted = Counter(t.strip(_PUNCTUATION) for t in self.text.split())
+        return self.counted
+
+    def word(self, at: tuple[int, int]) -> str:
+        return self.text[at[0] : at[1]]
 
 
 def _folded_list(path: Path, data: Mapping[str, Any], key: str) -> dict[str, frozenset[str]]:
@@ -196,6 +320,33 @@ class PeopleFinder:
         self._not_names = frozenset(fold(w) for w in data.get("not_names", []))
         self._all_bylines = frozenset().union(*self._bylines.values())
         self._long_bylines = tuple(sorted(b for b in self._all_bylines if " " in b))
+        # A byline cue opening a sentence inside a line ("... teuer. Ein Test von
+        # Tobias Költzsch (iPhone)"): `*` in a cue is any one word (Ein * von).
+        cues = "|".join(
+            re.escape(b).replace(r"\*", r"\S+")
+            for b in sorted(self._all_bylines, key=len, reverse=True)
+        )
+        self._byline_in_line = re.compile(rf"(?:^|[.!?] )(?:{cues})$")
+        # Roles that end a compound noun (Künstleragent, Tennisprofi), longest first.
+        self._compound_roles = {
+            lang: tuple(
+                sorted(
+                    (r for r in roles if len(r) >= _COMPOUND_ROLE_MIN and r.isalpha()),
+                    key=len,
+                    reverse=True,
+                )
+            )
+            for lang, roles in self._roles.items()
+            if lang in _COMPOUNDING
+        }
+        # One-word roles, for a role after the name (Getachew Reda, a spokesperson).
+        self._word_roles = {
+            lang: frozenset(r for r in roles if " " not in r) for lang, roles in self._roles.items()
+        }
+        self._determiners = _folded_list(path, data, "determiners")
+        self._linking = frozenset(fold(w) for w in data.get("conjunctions", []))
+        self._vessel_prefixes = frozenset(str(w) for w in data.get("vessel_prefixes", []))
+        self._surname_endings = tuple(fold(w) for w in data.get("surname_endings", []))
         self._particles = frozenset(fold(p) for p in data.get("particles", []))
         particles = [re.escape(p) for p in data.get("particles", [])]
         part = rf"(?:(?:{'|'.join(particles)}){_SPACE})*" if particles else ""
@@ -219,22 +370,47 @@ class PeopleFinder:
         }
         self._han_surnames = han_surnames()
         self._cjk = CjkPeople(self._roles, self.org_heads)
-        self._first = first_names()
+        self._given = given_names()
         self._surnames = surnames()
         self._common = common_words()
+        self._by_language: dict[str, _Words] = {}
         # watchlist id -> the folded first words of its names (Donald for Trump)
         self._watchlist_first = watchlist_first
+
+    def _words(self, language: str | None) -> _Words:
+        """The word lists of `language`, worked out on its first text: its common
+        words are faker's word list for it, English's and its stopwords; a text of
+        no known language has every language's common words."""
+        key = language or ""
+        words = self._by_language.get(key)
+        if words is None:
+            # A language faker has no word list for (Portuguese) takes every
+            # language's: José, Fernando stay first names, but only before another
+            # name. English words are common in every language's news (Red Hat,
+            # Star Wars, Winter Games).
+            stop = _stopwords(key)
+            common = (
+                (language_words(key) or self._common) | language_words("en") | stop
+                if key
+                else self._common
+            )
+            words = _Words(self._given - common, self._given & common, common, stop)
+            self._by_language[key] = words
+        return words
 
     def _nominative(self, text: str) -> str:
         """A Russian male name in an oblique case, in the nominative (Вячеслава
         Александрова -> Вячеслав Александров), so it gets the nominative's id;
-        any other name as it is."""
-        words = text.split()
+        any other name as it is ("" for that), but in Cyrillic letters only
+        (Александрóва, with a Latin ó for the stress, is Александрова)."""
+        written = text.split()
+        words = [_cyrillic(w) for w in written]
+        as_is = "" if words == written else " ".join(words)
         if len(words) < 2 or not "а" <= words[0][-1:].lower() <= "я":
-            return ""
+            return as_is
         first = words[0]
-        if fold(first) in self._first:
-            return ""  # already the nominative (or a female name)
+        if fold(first) in self._given:
+            return as_is  # already the nominative (or a female name)
         for first_endings, surname_endings in _RUSSIAN_CASES.values():
             for ending in first_endings:
                 if not first.endswith(ending):
@@ -242,77 +418,179 @@ class PeopleFinder:
                 stem = first[: -len(ending)]
                 # Soft stems: Юрия, Андрею -> Юрий, Андрей; hard: Максима -> Максим.
                 order = ("й", "") if ending in ("я", "ю", "ем", "е", "и") else ("", "й")
-                base = next((stem + e for e in order if fold(stem + e) in self._first), None)
+                base = next((stem + e for e in order if fold(stem + e) in self._given), None)
                 if base is None:
                     continue
                 last = words[-1]
                 for oblique, nominative in surname_endings:
                     if last.endswith(oblique):
                         return " ".join([base, *words[1:-1], last[: -len(oblique)] + nominative])
-                return ""
-        return ""
+                return as_is
+        return as_is
 
-    def _is_first_name(self, word: str) -> bool:
-        folded = fold(word.split("-")[0])
-        if folded in self._first:
-            return True
+    def _first_name(self, word: str, lex: _Words) -> int:
+        """2: a first name; 1: a first name that is a common word of the text's
+        language too (see `_Words`); 0: neither."""
+        parts = fold(word).split("-")
+        if len(parts) > 1 and all(p in self._given for p in parts):
+            return 2  # Pierre-Alain, Jean-Claude: two names make one, whatever each is
+        folded = parts[0]
+        if folded in lex.first:
+            return 2
+        if folded in lex.weak:
+            return 1
         if len(folded) > 3 and "а" <= folded[-1] <= "я":  # Russian cases: Виктора, Андрея
             stem = folded[:-1]
-            return any(stem + e in self._first for e in ("", "й", "а", "я")) or (
-                folded[:-2] in self._first or folded[:-2] + "й" in self._first
-            )
-        return False
+            bases = (stem, stem + "й", stem + "а", stem + "я", folded[:-2], folded[:-2] + "й")
+            return 2 if any(b in lex.first for b in bases) else 0
+        return 0
 
-    def _surname_recurs(
-        self, text: str, words: list[tuple[int, int]], tokens: Callable[[], Counter[str]]
-    ) -> bool:
+    def _name_word(self, word: str) -> bool:
+        """Whether a folded word is a given name or a family name of the lexicon."""
+        return word in self._given or word in self._surnames
+
+    def _common_word(self, word: str, lex: _Words) -> bool:
+        """Whether a folded word of a name's run is a common word that ends the
+        name: not one that is a family name too (Bill White, Peter Wolf, Tom Hardy)
+        or a given name (José Manuel)."""
+        return word in lex.common and word not in self._surnames and word not in self._given
+
+    def _unknown(self, ctx: _Text, folded: list[str]) -> bool:
+        """Whether folded words are none of the words that say a run is no name:
+        a common word (of any language), a thing's name, a role."""
+        return all(
+            len(w) >= 2
+            and w not in self._common
+            and w not in ctx.lex.common
+            and w not in self._not_names
+            and w not in self._all_roles
+            for w in folded
+        )
+
+    def _surname_recurs(self, ctx: _Text, words: list[tuple[int, int]]) -> bool:
         """Whether the run's words are unknown ones (no common word, no thing's
         name) and its last word comes back alone elsewhere in the text: more often
         than the whole run does."""
-        folded = [fold(text[s:e]) for s, e in words]
-        if any(w in self._common or w in self._not_names or len(w) < 2 for w in folded):
+        folded = [fold(ctx.word(w)) for w in words]
+        if not self._unknown(ctx, folded):
             return False
-        surname = text[words[-1][0] : words[-1][1]]
+        surname = ctx.word(words[-1])
         if len(surname) < 3:
             return False
-        return tokens()[surname] > text.count(text[words[0][0] : words[-1][1]])
+        text = ctx.text
+        return ctx.tokens()[surname] > text.count(text[words[0][0] : words[-1][1]])
 
-    def _before_surname(self, text: str, words: list[tuple[int, int]]) -> bool:
+    def _before_surname(self, ctx: _Text, words: list[tuple[int, int]]) -> bool:
         """Whether the run is unknown words (no common word, no thing's name, no
-        role) ending on a family name of the lexicon: Delcy Rodriguez."""
-        folded = [fold(text[s:e]) for s, e in words]
-        if folded[-1].split("-")[-1] not in self._surnames:
+        role) ending on a family name: of the lexicon (Delcy Rodriguez), or one
+        by its ending (Adeliia Petrosian, Vaslav Nijinski); the words between may
+        be family names too (Kilmar Abrego Garcia), the first not."""
+        folded = [fold(ctx.word(w)) for w in words]
+        last = folded[-1].split("-")[-1]
+        if folded[0] in self._surnames:
             return False
-        return all(
-            len(w) >= 3
-            and w not in self._common
-            and w not in self._not_names
-            and w not in self._all_roles
-            and w not in self._surnames
-            for w in folded[:-1]
-        )
+        if last not in self._surnames and not (
+            len(last) >= _SURNAME_BY_ENDING_MIN
+            and last.endswith(self._surname_endings)
+            and last not in ctx.lex.common
+        ):
+            return False
+        return all(len(w) >= 3 for w in folded[:-1]) and self._unknown(ctx, folded[:-1])
 
-    def _role_before(self, text: str, start: int, language: str | None) -> bool:
-        """Whether the words right before `start` are a role (on the same line)."""
+    def _is_role(self, word: str, roles: frozenset[str], language: str | None) -> bool:
+        """Whether a folded word is a role: one of the list, the last part of a
+        hyphenated one (US-Rapper, ex-président) or, in German, the end of a
+        compound (Künstleragent, Tennisprofi)."""
+        if word in roles:
+            return True
+        tail = word.rsplit("-", 1)[-1]
+        if tail != word and tail in roles:
+            return True
+        compounds = self._compound_roles.get(language or "")
+        return compounds is not None and word.endswith(compounds)
+
+    def _role_before(self, ctx: _Text, start: int, demonym: bool = True) -> bool:
+        """Whether the words right before `start` are a role (on the same line), or
+        a role and a country's adjective (el senador estadounidense Dan Coats)."""
+        text, language = ctx.text, ctx.language
         line_start = text.rfind("\n", 0, start) + 1
         joined = self._joined_roles.get(language or "")
         if joined and text[max(line_start, start - 12) : start].rstrip().endswith(joined):
             return True  # 工程总监 Justin Schuh, 女主持人Clarissa Ward
         previous = text[max(line_start, start - 25) : start].split()
-        if not previous or fold(previous[-1]) not in self._role_tails:
+        if not previous:
+            return False
+        last = fold(previous[-1])
+        if last not in self._role_tails:
+            if self._is_role(last, ctx.roles, language):
+                return True  # US-Rapper Soulja Boy, Künstleragent Peter Wolf
+            if demonym and previous[-1].islower():
+                # An adjective after its noun (Romance languages): the gazetteer
+                # found it as a country's demonym.
+                end = text.rfind(previous[-1], line_start, start) + len(previous[-1])
+                begin = end - len(previous[-1])
+                if any(
+                    ctx.known[j].type == "MISC" and ctx.known[j].id.startswith("country:")
+                    for j in _overlapping(ctx.known, begin, end)
+                ):
+                    return self._role_before(ctx, begin, demonym=False)
             return False  # the usual case, told from one word
         before = fold(text[max(line_start, start - 40) : start]).rstrip()
         if not before or before.endswith((",", ".", ":", ";")):
             return False
-        roles = self._roles.get(language or "", self._all_roles) if language else self._all_roles
         words = before.split()
-        return any(" ".join(words[-n:]) in roles for n in (1, 2, 3) if len(words) >= n)
+        return any(" ".join(words[-n:]) in ctx.roles for n in (1, 2, 3) if len(words) >= n)
 
-    def _byline_before(self, text: str, start: int) -> bool:
-        """Whether the line up to `start` is a byline cue (By; Reporting by)."""
+    def _role_follows(self, ctx: _Text, end: int) -> bool:
+        """Whether a role follows the name after a comma, within three words
+        (Getachew Reda, a spokesperson for; Amitabh Chadra, economista de)."""
+        text = ctx.text
+        if not text.startswith(", ", end):
+            return False
+        roles = self._word_roles.get(ctx.language or "", self._all_roles)
+        for word in text[end + 2 : end + 50].split()[:3]:
+            if self._is_role(fold(word).strip(_PUNCTUATION), roles, ctx.language):
+                return True
+            if word[-1] in ",;:":
+                break
+        return False
+
+    def _after_determiner(self, ctx: _Text, start: int) -> bool:
+        """Whether an article comes right before `start` (the Capitol Hill
+        insurrection): the press writes no article before a person's name."""
+        determiners = self._determiners.get(ctx.language or "")
+        if not determiners:
+            return False
+        before = ctx.text[max(0, start - 8) : start].split()
+        return bool(before) and fold(before[-1]) in determiners
+
+    def _byline_before(self, text: str, start: int, end: int) -> bool:
+        """Whether the line up to `start` is a byline cue (By; Reporting by), or a
+        sentence of the line is one and the name ends the line (Ein Test von
+        Tobias Költzsch (iPhone, Smartphone))."""
         line_start = text.rfind("\n", 0, start) + 1
         before = " ".join(fold(text[line_start:start]).strip(" (;\t").split())
-        return before in self._all_bylines or before.endswith(self._long_bylines)
+        if before in self._all_bylines or before.endswith(self._long_bylines):
+            return True
+        cue = self._byline_in_line.search(before)
+        if cue is None:
+            return False
+        if cue.start() == 0:
+            return True
+        # Nothing after the name but, to the line's end, a bracket of tags (not
+        # "Von Angela Merkel (CDU) stammt der Satz").
+        line_end = text.find("\n", end)
+        rest = text[end : line_end if line_end >= 0 else len(text)].strip()
+        return not rest or (rest[0] == "(" and rest.find(")") == len(rest) - 1)
+
+    def _east_asian(self, ctx: _Text, family: tuple[int, int], given: tuple[int, int]) -> bool:
+        """Whether two words are a family name and a hyphenated given name (Moon
+        Jae-in, Tsai Ing-wen)."""
+        return (
+            _HYPHENATED_GIVEN_NAME.fullmatch(ctx.text, *given) is not None
+            and _FAMILY_NAME.fullmatch(ctx.text, *family) is not None
+            and fold(ctx.word(family)) not in ctx.lex.common
+        )
 
     def find(
         self, text: str, language: str | None, known: list[Span]
@@ -320,28 +598,48 @@ class PeopleFinder:
         """Persons in `text`, and the indexes in `known` they replace (a place that is
         a first name, a watch-listed surname of another person)."""
         found: list[Person] = []
-        replaced: set[int] = set()
         if not text:
-            return found, replaced
-        counted: list[Counter[str]] = []
-
-        def tokens() -> Counter[str]:
-            # Once per text, and only when a run asks: each word, punctuation cut.
-            if not counted:
-                counted.append(Counter(t.strip(_PUNCTUATION) for t in text.split()))
-            return counted[0]
-
+            return found, set()
+        roles = self._roles.get(language or "", self._all_roles) if language else self._all_roles
+        ctx = _Text(text, language, known, self._words(language), roles)
+        singles: list[tuple[int, int]] = []  # one-word runs no rule made a name
+        candidates: list[list[tuple[int, int]]] = []  # runs of two or three
         for run in self._runs.finditer(text):
-            if " " not in run.group() and "\u00a0" not in run.group() and "\t" not in run.group():
-                words = [(run.start(), run.end())]
+            group = run.group()
+            if " " not in group and "\u00a0" not in group and "\t" not in group:
+                runs = [[(run.start(), run.end())]]
             else:
-                words = [
-                    (m.start() + run.start(), m.end() + run.start())
-                    for m in re.finditer(r"\S+", run.group())
-                ]
-            person = self._person(text, words, language, known, replaced, tokens)
-            if person is not None:
-                found.append(person)
+                runs = [[]]
+                for m in re.finditer(r"\S+", group):
+                    if m.group() in _CONJUNCTIONS:
+                        runs.append([])  # Chelsea Jones y Eva Sealove
+                    else:
+                        runs[-1].append((m.start() + run.start(), m.end() + run.start()))
+            for words in runs:
+                if not words:
+                    continue
+                person = self._person(ctx, words)
+                if person is not None:
+                    found.append(person)
+                elif len(words) == 1:
+                    singles.append(words[0])
+                elif len(words) <= 3:
+                    candidates.append(words)
+        if ctx.things:
+            found = [p for p in found if fold(p.canonical) not in ctx.things]
+        for k in range(1, len(found)):
+            # By Matt Spetalnick and Jason Szep: both names are the byline's.
+            previous, person = found[k - 1], found[k]
+            if (
+                previous.author
+                and not person.author
+                and self._link(text[previous.end : person.start])
+            ):
+                found[k] = replace(person, author=True)
+        if candidates and found:
+            found.extend(self._listed(ctx, found, candidates))
+        if singles and found:
+            found = self._surname_mentions(ctx, found, singles)
         if language in _UNCASED_SPACED:
             found.extend(self._after_roles_uncased(text, language, known))
         if language not in _SPACED_LANGUAGES:
@@ -369,8 +667,8 @@ class PeopleFinder:
             found.extend(
                 Person(n.start, n.end, text[n.start : n.end], n.author, n.name) for n in cjk.names
             )
-            replaced |= cjk.replaced
-        return found, replaced
+            ctx.replaced |= cjk.replaced
+        return found, ctx.replaced
 
     def _after_roles_uncased(self, text: str, language: str, known: list[Span]) -> list[Person]:
         """Names after a role in a script without capitals (Urdu, Persian): the
@@ -457,37 +755,65 @@ class PeopleFinder:
             names.append(Person(start, end, text[start:end], False))
         return names
 
-    def _person(
-        self,
-        text: str,
-        words: list[tuple[int, int]],
-        language: str | None,
-        known: list[Span],
-        replaced: set[int],
-        tokens: Callable[[], Counter[str]],
-    ) -> Person | None:
+    def _person(self, ctx: _Text, words: list[tuple[int, int]]) -> Person | None:
+        text, language, known, lex = ctx.text, ctx.language, ctx.known, ctx.lex
         # Roles inside the run (President Moon, Prime Minister Albanese) are cues.
-        cued = self._role_before(text, words[0][0], language)
-        roles = self._roles.get(language or "", self._all_roles) if language else self._all_roles
+        cued = self._role_before(ctx, words[0][0])
+        roles = ctx.roles
         i = 0
         while i < len(words) - 1:
-            one = fold(text[words[i][0] : words[i][1]])
+            one = fold(ctx.word(words[i]))
             two = fold(text[words[i][0] : words[min(i + 1, len(words) - 1)][1]])
             if two in roles and i + 2 < len(words):
                 i, cued = i + 2, True
-            elif one in roles:
+            elif self._is_role(one, roles, language):
                 i, cued = i + 1, True
             else:
                 break
         words = words[i:]
-        firsts = [k for k, (s, e) in enumerate(words[:-1]) if self._is_first_name(text[s:e])]
+        # (Particles, the lower-case words of a run, are no first names: von, de.)
+        tiers = [
+            self._first_name(ctx.word(w), lex) if text[w[0]].isupper() else 0 for w in words[:-1]
+        ]
+        firsts = [k for k, tier in enumerate(tiers) if tier == 2]
+        if not firsts:
+            # A first name that is a common word too is one before another name
+            # that is not a thing the gazetteer knows (José Manuel, Bill White; not
+            # Can Trump).
+            firsts = [
+                k
+                for k, tier in enumerate(tiers)
+                if tier == 1
+                and self._name_word(fold(ctx.word(words[k + 1])))
+                and not _overlapping(known, *words[k + 1])
+                and not _title_case(text, words[k][0])
+            ]
         # A first name the gazetteer read as something else (French in French
         # Foreign Minister Jean-Noël Barrot) gives way to a later one.
         anchor = next(
             (k for k in firsts if not _overlapping(known, *words[k])),
             firsts[0] if firsts else None,
         )
-        recurring = by_surname = False
+        # A first name that is a common word too, right before, is part of the
+        # name (Luis Enrique Martínez), unless it opens the sentence (Can Sam Paparo).
+        while (
+            anchor
+            and tiers[anchor - 1] == 1
+            and not _opens_sentence(text, words[anchor - 1][0])
+            and not _overlapping(known, *words[anchor - 1])
+        ):
+            anchor -= 1
+        if anchor and ctx.word(words[anchor - 1]) in self._vessel_prefixes:
+            return None  # a ship named after a person (USS Abraham Lincoln)
+        east_asian = False
+        if anchor is None:
+            k = next(
+                (k for k in range(len(words) - 1) if self._east_asian(ctx, words[k], words[k + 1])),
+                None,
+            )
+            if k is not None:
+                words, anchor, east_asian = words[k : k + 2], 0, True
+        recurring = by_surname = appositive = False
         if anchor is None and not cued:
             # Barack Obama ... Obama: the press names a person in full once, then by
             # the surname alone; a pair of unknown words whose last one comes back
@@ -495,43 +821,52 @@ class PeopleFinder:
             # noun is capitalised: Kölner Silvesternacht ... Silvesternacht.)
             # Unknown words before a family name of the lexicon are a name too
             # (Delcy Rodriguez: a first name no list has).
-            by_surname = (
-                language not in _NOUNS_CAPITALISED
-                and 2 <= len(words) <= 3
-                and self._before_surname(text, words)
-                and not _title_case(text, words[0][0])
-            )
-            recurring = by_surname or (
-                language not in _NOUNS_CAPITALISED
-                and 2 <= len(words) <= 3
-                and self._surname_recurs(text, words, tokens)
-            )
-            if not recurring:
+            # With no first name known, a particle says nothing of the words before
+            # it: the name is the words after it (Journal de | Vaslav Nijinski).
+            lower = [k for k, w in enumerate(words) if not text[w[0]].isupper()]
+            if lower and lower[-1] <= len(words) - 3:
+                words = words[lower[-1] + 1 :]
+            elif len(words) == 3 and fold(ctx.word(words[0])) in lex.stop:
+                words = words[1:]  # a sentence's first word: Según | Quorvan Blettix
+            if language in _NOUNS_CAPITALISED or not 2 <= len(words) <= 3:
                 return None
+            by_surname = self._before_surname(ctx, words) and not _title_case(text, words[0][0])
+            recurring = by_surname or self._surname_recurs(ctx, words)
+            if not recurring:
+                # Unknown words a role follows (Getachew Reda, a spokesperson).
+                appositive = self._unknown(ctx, [fold(ctx.word(w)) for w in words]) and (
+                    self._role_follows(ctx, words[-1][1])
+                )
+                if not appositive:
+                    return None
+                cued = True
+            if self._after_determiner(ctx, words[0][0]):
+                return None  # the Capitol Hill insurrection, the Boi Tolo parade
         if anchor is not None and (not cued or anchor > 0):
+            if language in _NO_ARTICLE_BEFORE_NAMES and self._after_determiner(ctx, words[0][0]):
+                return None  # the Winter Games, the Boi Tolo parade: a thing's name
             words = words[anchor:]
             anchor = 0
         # Gazetteer finds: a place as the first word gives way, anything else ends it.
         first_taken = None
-        kept = []
+        kept: list[tuple[int, int]] = []
         after_particle = False
         for k, (s, e) in enumerate(words[:_MAX_WORDS]):
             hits = _overlapping(known, s, e)
-            if hits and recurring:
+            if hits and (recurring or appositive):
                 return None  # no first name to say it is a person: not over a known name
             if hits:
                 spans = [known[j] for j in hits]
                 one_place = all(sp.type == "LOC" and s <= sp.start and sp.end <= e for sp in spans)
                 if k == 0 and one_place and len(words) > 1:
-                    first_taken = hits  # Jordan Bardella, Paris Hilton
+                    first_taken = hits  # Jordan Bardella, Paris Hilton, Cheng Li-wun
                 elif (
                     k == 1
                     and one_place
                     and anchor == 0
-                    and not recurring
                     # The first name as written, not a case of one: Мария Иванова,
                     # not Власти Казахстана.
-                    and fold(text[words[0][0] : words[0][1]].split("-")[0]) in self._first
+                    and fold(ctx.word(words[0]).split("-")[0]) in lex.first
                 ):
                     # After a first name, a city's name is a surname (Jesse
                     # Jackson, not the capital of Mississippi).
@@ -549,16 +884,20 @@ class PeopleFinder:
                 kept.append((s, e))
                 after_particle = False
                 continue
-            if any(word in heads for heads in self.org_heads.values()):
-                return None  # an organisation's name (Columbia University)
-            if word in self._not_names:
-                return None  # a thing's name or a date (Royal Mail, Monday)
-            if by_surname and k == len(words) - 1:
+            if word in self._not_names or any(word in heads for heads in self.org_heads.values()):
+                # A thing's name or a date (Royal Mail, Monday, Columbia University):
+                # the words before it are that thing's wherever the text has them.
+                if len(kept) > 1:
+                    ctx.things.add(" ".join(fold(ctx.word(w)) for w in kept))
+                return None
+            if (by_surname and k == len(words) - 1) or east_asian:
                 pass  # the family name that made it a name (Rodriguez, White)
-            elif (k > 0 or anchor is None) and (word in self._common or word in roles):
+            elif (k > 0 or anchor is None) and (
+                self._common_word(word, lex) or self._is_role(word, roles, language)
+            ):
                 break
             kept.append((s, e))
-        while kept and fold(text[kept[-1][0] : kept[-1][1]]) in self._particles:
+        while kept and fold(ctx.word(kept[-1])) in self._particles:
             kept.pop()  # Reyes de | Madrid: the particle led to a place
         if not kept or (len(kept) == 1 and not cued):
             return None
@@ -577,8 +916,107 @@ class PeopleFinder:
             first = fold(text[start : kept[0][1]])
             if first in self._watchlist_first.get(sp.id, frozenset()):
                 return None  # Vladimir Vladimirovich Putin: still the watch-listed one
-        replaced.update(inside)
+        ctx.replaced.update(inside)
         if first_taken is not None:
-            replaced.update(first_taken)
+            ctx.replaced.update(first_taken)
         found = text[start:end]
-        return Person(start, end, found, self._byline_before(text, start), self._nominative(found))
+        return Person(
+            start, end, found, self._byline_before(text, start, end), self._nominative(found)
+        )
+
+    def _listed(
+        self, ctx: _Text, found: list[Person], candidates: list[list[tuple[int, int]]]
+    ) -> list[Person]:
+        """Runs of two or three unknown words listed with persons: joined to one by
+        "and" (Jez Humble and Dave Farley), or between two of them (Vincent
+        Peillon, Mazarine Pingeot et Didier Barbelivien). Not in German, where
+        every noun is capitalised, nor on a title-case headline."""
+        if ctx.language in _NOUNS_CAPITALISED:
+            return []
+        text = ctx.text
+        mentions = sorted(
+            [(p.start, p.end) for p in found if not p.author]
+            + [(sp.start, sp.end) for sp in ctx.known if sp.type == "PER"]
+        )
+        added: list[Person] = []
+        pending = [
+            words
+            for words in candidates
+            if self._unknown(ctx, [fold(ctx.word(w)) for w in words if fold(ctx.word(w))])
+            and not any(_overlapping(ctx.known, *w) for w in words)
+        ]
+        while pending:
+            left = []
+            for words in pending:
+                start, end = words[0][0], words[-1][1]
+                j = bisect.bisect_left(mentions, (start, start))
+                before = self._link(text[mentions[j - 1][1] : start]) if j > 0 else ""
+                after = self._link(text[end : mentions[j][0]]) if j < len(mentions) else ""
+                if (
+                    ("and" in (before, after) or (before and after))
+                    and not _title_case(text, start)
+                    and not self._after_determiner(ctx, start)
+                ):
+                    added.append(Person(start, end, text[start:end], False))
+                    bisect.insort(mentions, (start, end))
+                    continue
+                left.append(words)
+            if len(left) == len(pending):
+                break
+            pending = left  # one found may link the next (A, B, C and D)
+        return added
+
+    def _link(self, between: str) -> str:
+        """What joins two runs: "and" (a conjunction, a comma before it or not),
+        "," (a comma alone), or nothing ("")."""
+        if len(between) > 8:
+            return ""
+        words = between.replace(",", " , ").split()
+        if words and words[0] == ",":
+            words = words[1:]
+            if not words:
+                return ","
+        return "and" if len(words) == 1 and fold(words[0]) in self._linking else ""
+
+    def _surname_mentions(
+        self, ctx: _Text, found: list[Person], singles: list[tuple[int, int]]
+    ) -> list[Person]:
+        """A surname alone (Merkel, Jeri's) where the text names the person in full
+        (Angela Merkel, President Jose Jeri) is that person: the same id, whether a
+        role came before it (le ministre Darmanin) or no rule read it as a name.
+        A surname two persons of the text share (Alexiz and Roberto Núñez) is
+        neither's."""
+        full: dict[str, Person | None] = {}
+        for p in found:
+            parts = p.canonical.split()
+            if p.author or len(parts) < 2:
+                continue
+            # The family name: the first of an East Asian name (Cho Hyun-dong).
+            family = parts[0] if _HYPHENATED_GIVEN_NAME.fullmatch(parts[-1]) else parts[-1]
+            key = fold(family)
+            if len(key) < 3:
+                continue
+            if key in full and full[key] is not None:
+                other = full[key]
+                if other is not None and fold(other.canonical) != fold(p.canonical):
+                    full[key] = None
+            elif key not in full:
+                full[key] = p
+        if not full:
+            return found
+        text, lex = ctx.text, ctx.lex
+        out = []
+        for p in found:
+            whole = full.get(fold(_POSSESSIVE.sub("", p.text))) if " " not in p.text else None
+            out.append(replace(p, name=whole.canonical) if whole is not None else p)
+        for s, e in singles:
+            word = _POSSESSIVE.sub("", text[s:e])
+            key = fold(word)
+            whole = full.get(key)
+            if whole is None or _overlapping(ctx.known, s, e):
+                continue
+            if key in lex.common and _opens_sentence(text, s):
+                continue  # White smoke rose: a capital of the sentence, not Bill White
+            out.append(Person(s, s + len(word), word, False, whole.canonical))
+        out.sort(key=lambda p: p.start)
+        return out
