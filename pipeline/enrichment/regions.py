@@ -185,13 +185,10 @@ def _oblast_adjective(city: str) -> str | None:
         return city + "ая"
     if city.endswith("ица"):
         return city[:-1] + "кая"
-    if city[-1] == "ь":
-        return city + "ская"  # Гомель -> Гомельская
-    if city[-1] in "ая":
-        return city[:-1] + "ская"
     if city[-1] in "еёиоуыэюй":
         return None
-    return city + "ская"
+    stem = city[:-1] if city[-1] in "ая" else city  # Гомель -> Гомельская
+    return stem + ("кая" if stem.endswith("с") else "ская")  # Одесса -> Одесская
 
 
 def _russian_speaking() -> frozenset[str]:
