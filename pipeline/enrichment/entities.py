@@ -13,6 +13,12 @@ from pipeline.enrichment.textfold import fold, is_unspaced
 from vigie.article import Entity, Tag, TextField
 
 _NEXT_WORD = re.compile(r" +(\w+)")
+# Chinese joins the parts of a foreign person's name with a middle dot (理查德·麦登):
+# a place's name touching one is part of a person's (查德, Chad, in 理查德, Richard).
+# Not Japanese ・, which also separates the items of a list (日本・中国).
+_NAME_DOTS = frozenset("·‧")
+# A place followed by "time" is a time zone, not the place (北京时间, 日本時間).
+_TIME_ZONE = ("时间", "時間")
 
 
 def _watchlist_first(gazetteer: Gazetteer) -> dict[str, frozenset[str]]:
@@ -63,6 +69,16 @@ class EntityLinker:
         heads = self._heads.get(language or "", self._all_heads)
         return fold(word.group(1)) in heads
 
+    @staticmethod
+    def _not_the_place(text: str, m: Match) -> bool:
+        """Whether a name in a script without spaces is part of something else: a
+        person's name written with middle dots, a time zone."""
+        if m.pattern.type == "PER" or not is_unspaced(text[m.start]):
+            return False
+        before = text[m.start - 1] if m.start else ""
+        after = text[m.end] if m.end < len(text) else ""
+        return before in _NAME_DOTS or after in _NAME_DOTS or text.startswith(_TIME_ZONE, m.end)
+
     def find(
         self,
         text: str,
@@ -74,7 +90,7 @@ class EntityLinker:
         matches = [
             m
             for m in self._matcher.find(text, language)
-            if not self._in_organisation(text, m, language)
+            if not self._in_organisation(text, m, language) and not self._not_the_place(text, m)
         ]
         people: list[Person] = []
         if self._people is not None:

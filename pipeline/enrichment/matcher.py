@@ -25,7 +25,7 @@ _WORD_TAIL = re.compile(r"[^\W_]+")
 class Pattern:
     """One way of writing one entity."""
 
-    id: str
+    id: str  # "": a name that holds an entity's name but is none (Latin America)
     type: EntityType
     form: str  # as written in the source list
     # "exact": every letter's case as in `form` (acronyms: UN, not "un").
@@ -180,7 +180,7 @@ class Matcher:
             if extra > key.max_extra:
                 continue
             pattern = key.pattern(text[start:end], extra, language)
-            if pattern is not None:
+            if pattern is not None and pattern.id:
                 yield Match(
                     pattern=pattern, start=start, end=end + extra, text=text[start : end + extra]
                 )
