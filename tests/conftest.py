@@ -40,6 +40,12 @@ def make_article(url: str, title: str = "", body: str = "", **fields: Any) -> Ar
     return Article(id=article_id(url), url=url, canonical_url=url, title=title, body=body, **fields)
 
 
+def enrich_text(enricher: Enricher, body: str, hint: str | None = None) -> Article:
+    """`body` enriched as the article of a feed that declares `hint` its language."""
+    source = Source(feed_id="t", language_hint=hint)
+    return enricher.enrich(make_article("https://x.example/t", body=body, source=source))
+
+
 def raw_message(url: str, title: str = "", body: str = "", **fields: Any) -> bytes:
     """The same, as the JSON bytes a connector puts on news.raw."""
     return make_article(url, title, body, **fields).model_dump_json().encode()

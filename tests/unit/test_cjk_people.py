@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 
 import pytest
 
@@ -12,20 +11,11 @@ from pipeline.enrichment import cjk_people
 from pipeline.enrichment.cjk_people import CjkPeople
 from pipeline.enrichment.enrich import Enricher
 from pipeline.enrichment.people import Span, person_id
-from vigie.article import Article, Source
+from tests.conftest import enrich_text
 
 
 def _persons(enricher: Enricher, body: str, hint: str) -> dict[str, str]:
-    article = Article(
-        id="t",
-        url="https://x.example/t",
-        canonical_url="https://x.example/t",
-        source=Source(feed_id="t", language_hint=hint),
-        title="",
-        body=body,
-        fetched_at=datetime(2025, 1, 1, tzinfo=UTC),
-    )
-    result = enricher.enrich(article)
+    result = enrich_text(enricher, body, hint)
     return {t.id: t.label for t in result.tags if t.kind == "person"}
 
 

@@ -3,26 +3,16 @@ Each test pins one rule (it fails without that rule)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
 from pipeline.enrichment.enrich import Enricher
 from pipeline.enrichment.people import person_id
-from vigie.article import Article, Source
+from tests.conftest import enrich_text
+from vigie.article import Article
 
 
 def _enrich(enricher: Enricher, body: str, hint: str | None = None) -> Article:
-    article = Article(
-        id="t",
-        url="https://x.example/t",
-        canonical_url="https://x.example/t",
-        source=Source(feed_id="t", language_hint=hint),
-        title="",
-        body=body,
-        fetched_at=datetime(2025, 1, 1, tzinfo=UTC),
-    )
-    return enricher.enrich(article)
+    return enrich_text(enricher, body, hint)
 
 
 def _countries(article: Article) -> set[str]:

@@ -4,25 +4,15 @@ written for these tests; most names are invented, so that no list has them."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
 from pipeline.enrichment.enrich import Enricher
-from vigie.article import Article, Entity, Source
+from tests.conftest import enrich_text
+from vigie.article import Article, Entity
 
 
 def _enrich(enricher: Enricher, body: str, hint: str) -> Article:
-    article = Article(
-        id="t",
-        url="https://x.example/t",
-        canonical_url="https://x.example/t",
-        source=Source(feed_id="t", language_hint=hint),
-        title="",
-        body=body,
-        fetched_at=datetime(2025, 1, 1, tzinfo=UTC),
-    )
-    return enricher.enrich(article)
+    return enrich_text(enricher, body, hint)
 
 
 def _persons(enricher: Enricher, body: str, hint: str) -> dict[str, str]:

@@ -3,27 +3,17 @@ The sentences are written for these tests."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
 from pipeline.enrichment.enrich import Enricher
 from pipeline.enrichment.gazetteer import _russian_demonym_forms
 from pipeline.enrichment.regions import _oblast_adjective, _split
-from vigie.article import Article, Source
+from tests.conftest import enrich_text
 
 
 def _countries(enricher: Enricher, body: str, hint: str) -> set[str]:
-    article = Article(
-        id="t",
-        url="https://x.example/t",
-        canonical_url="https://x.example/t",
-        source=Source(feed_id="t", language_hint=hint),
-        title="",
-        body=body,
-        fetched_at=datetime(2025, 1, 1, tzinfo=UTC),
-    )
-    return {t.id.split(":")[1] for t in enricher.enrich(article).tags if t.kind == "country"}
+    tags = enrich_text(enricher, body, hint).tags
+    return {t.id.split(":")[1] for t in tags if t.kind == "country"}
 
 
 @pytest.mark.parametrize(
