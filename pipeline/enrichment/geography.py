@@ -135,19 +135,30 @@ def _places() -> Iterator[_Place]:
 
 
 @cache
-def calendar_words() -> frozenset[str]:
-    """Folded day and month names (CLDR, wide forms) of the languages news comes in
-    (those with a stopword list: `stopwordsiso`; not every CLDR locale, where China
-    is a Shona month)."""
-    languages = set(stopwordsiso.langs())
-    words: set[str] = set()
+def cldr_locales() -> tuple[Locale, ...]:
+    """Every CLDR locale babel carries and can read (the gazetteer's build goes
+    through them three times)."""
+    found = []
     for identifier in localedata.locale_identifiers():
-        if identifier.split("_")[0] not in languages:
-            continue
         try:
-            locale = Locale.parse(identifier)
+            found.append(Locale.parse(identifier))
         except (ValueError, TypeError):
             continue
+    return tuple(found)
+
+
+def news_locales() -> list[Locale]:
+    """The locales of the languages news comes in: those with a stopword list
+    (`stopwordsiso`), not every CLDR locale (where China is a Shona month)."""
+    languages = set(stopwordsiso.langs())
+    return [locale for locale in cldr_locales() if locale.language in languages]
+
+
+@cache
+def calendar_words() -> frozenset[str]:
+    """Folded day and month names (CLDR, wide forms) of the languages news comes in."""
+    words: set[str] = set()
+    for locale in news_locales():
         for table in (locale.days, locale.months):
             for context in ("format", "stand-alone"):
                 try:
