@@ -90,7 +90,15 @@ class Receiver:
                 pass
 
             def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    # A sender killed in the middle of its call: nothing was delivered.
+                    self.send_response(400)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 key = self.headers.get("Idempotency-Key", "")
                 now = time.monotonic()
                 with receiver.lock:

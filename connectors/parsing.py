@@ -19,6 +19,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from connectors.feed import FeedDocument, FeedError, ParsedFeed, parse_feed
 from connectors.feedlist import FeedConfig
+from vigie.children import start_child
 from vigie.settings import Settings
 
 
@@ -129,7 +130,8 @@ class FeedParsers:
 def _new_pool(workers: int) -> ProcessPoolExecutor:
     # Spawned, not forked: the service has threads (the Kafka producer's, the
     # parse thread's) whose locks a fork would copy held.
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    spawn = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=spawn, initializer=start_child)
 
 
 def _kill(pool: ProcessPoolExecutor) -> None:

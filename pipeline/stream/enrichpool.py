@@ -15,8 +15,6 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
-import signal
-import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -28,6 +26,7 @@ from pipeline.enrichment.enrich import Enricher, EnrichmentTimeout
 from pipeline.signals.stories import Features, features
 from vigie import logs
 from vigie.article import Article
+from vigie.children import start_child
 from vigie.settings import Settings
 
 log = logs.get(__name__)
@@ -107,21 +106,9 @@ _enricher: Enricher | None = None
 
 def _start_child(settings: Settings) -> None:
     global _enricher
-    # First: the worker may die while the enricher is being built.
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
-    # Ctrl+C reaches the whole process group: the worker decides when children stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    start_child()  # first: the worker may die while the enricher is being built
     logs.configure(settings.log_level, settings.log_format)
     _enricher = Enricher.from_settings(settings)
-
-
-def _exit_with_parent(parent: int) -> None:
-    """A worker killed with SIGKILL cannot stop its children, and they would wait
-    for work forever (each holds both ends of its task queue): a child whose
-    parent is gone exits."""
-    while os.getppid() == parent:
-        time.sleep(1.0)
-    os._exit(0)
 
 
 def _enrich_in_child(articles: list[Article], seconds: float) -> list[Outcome]:
