@@ -61,9 +61,10 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from pipeline.enrichment.lexicons import han_given_characters, han_surnames
+from pipeline.enrichment.spans import KnownSpan, overlapping
 from pipeline.enrichment.textfold import fold
 
 # Han ideographs (with extension A) and kana: a line without any is not tokenized.
@@ -172,17 +173,6 @@ _DOT_PART_CHARS = 6
 _ROLE_WINDOW = 12
 
 
-class KnownSpan(Protocol):
-    """What the gazetteer found (people.Span)."""
-
-    @property
-    def start(self) -> int: ...
-    @property
-    def end(self) -> int: ...
-    @property
-    def type(self) -> str: ...
-
-
 class FoundSpan(Protocol):
     """A person people.py's rules found (people.Person)."""
 
@@ -215,8 +205,7 @@ class Found:
     replaced: set[int] = field(default_factory=set)
 
 
-@dataclass(frozen=True)
-class _Token:
+class _Token(NamedTuple):
     start: int
     end: int
     surface: str
@@ -322,18 +311,6 @@ def _joined(tokens: Sequence[_Token]) -> bool:
     return all(a.end == b.start for a, b in itertools.pairwise(tokens))
 
 
-def _overlapping(spans: Sequence[KnownSpan], starts: list[int], start: int, end: int) -> list[int]:
-    """Indexes of the spans (in text order, not overlapping; `starts` their
-    starts) that overlap [start, end)."""
-    k = max(bisect.bisect_right(starts, start) - 1, 0)
-    hits = []
-    while k < len(spans) and spans[k].start < end:
-        if start < spans[k].end:
-            hits.append(k)
-        k += 1
-    return hits
-
-
 class CjkPeople:
     """Persons in Japanese and Chinese text (see the module's docstring)."""
 
@@ -380,7 +357,7 @@ class CjkPeople:
         for k, p in enumerate(found):
             owner[p.start : p.end] = [k] * (p.end - p.start)
         for start, end, name, strong in candidates:
-            hits = _overlapping(known, starts, start, end)
+            hits = overlapping(known, starts, start, end)
             if any(known[k].type == "PER" for k in hits):
                 continue  # a watch-listed person's name: the gazetteer's id stands
             inside = [k for k in hits if start <= known[k].start and known[k].end <= end]

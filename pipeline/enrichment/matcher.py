@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import ahocorasick_rs
 
@@ -38,8 +38,7 @@ class Pattern:
     languages: frozenset[str] | None = None
 
 
-@dataclass(frozen=True)
-class Match:
+class Match(NamedTuple):
     pattern: Pattern
     start: int
     end: int
