@@ -754,6 +754,8 @@ class PeopleFinder:
         text, language, lex = ctx.text, ctx.language, ctx.lex
         # Roles inside the run (President Moon, Prime Minister Albanese) are cues.
         cued = self._role_before(ctx, words[0][0])
+        if len(words) == 1 and not cued:
+            return None  # one word is a name only after a role (most runs: Le, The)
         roles = ctx.roles
         i = 0
         while i < len(words) - 1:
