@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,3 +54,39 @@ def enrich_text(enricher: Enricher, body: str, hint: str | None = None) -> Artic
 def raw_message(url: str, title: str = "", body: str = "", **fields: Any) -> bytes:
     """The same, as the JSON bytes a connector puts on news.raw."""
     return make_article(url, title, body, **fields).model_dump_json().encode()
+
+
+def children_outliving_a_kill(parent_code: str) -> list[int]:
+    """Runs `parent_code`, which starts child processes, prints their pids on one
+    line and waits; kills it with SIGKILL; returns the children still running 15 s
+    later (a zombie has exited: only its reaper is gone)."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", parent_code],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        assert parent.stdout is not None
+        children = [int(pid) for pid in parent.stdout.readline().split()]
+        assert children, "the parent started no child"
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 15
+        alive = children
+        while alive and time.monotonic() < deadline:
+            time.sleep(0.2)
+            alive = [pid for pid in children if _running(pid)]
+        return alive
+    finally:
+        parent.kill()
+        parent.wait()
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

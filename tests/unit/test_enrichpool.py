@@ -7,15 +7,12 @@ import asyncio
 import multiprocessing
 import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import cast
 
 from pipeline.enrichment.enrich import Enricher, EnrichmentTimeout
 from pipeline.stream.enrichpool import Enriched, Outcome, ProcessEnrichment, ThreadEnrichment
-from tests.conftest import make_article
+from tests.conftest import children_outliving_a_kill, make_article
 from vigie.article import Article
 from vigie.settings import Settings
 
@@ -106,32 +103,7 @@ asyncio.run(main())
 
 
 def test_children_exit_when_the_worker_is_killed() -> None:
-    worker = subprocess.Popen(
-        [sys.executable, "-c", CHILDREN],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    assert worker.stdout is not None
-    children = [int(pid) for pid in worker.stdout.readline().split()]
-    assert len(children) == 2, children
-    worker.send_signal(signal.SIGKILL)
-    worker.wait()
-    deadline = time.monotonic() + 15
-    alive = children
-    while alive and time.monotonic() < deadline:
-        time.sleep(0.2)
-        alive = [pid for pid in children if _alive(pid)]
-    assert alive == [], f"children {alive} outlived their killed worker"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"  # a zombie has exited, waiting for its reaper
+    assert children_outliving_a_kill(CHILDREN) == []
 
 
 def test_an_article_past_twice_its_deadline_has_its_process_stopped() -> None:

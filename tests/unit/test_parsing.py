@@ -20,7 +20,7 @@ from connectors.feed import FeedDocument, FeedError, ParsedFeed, parse_feed, rea
 from connectors.feedlist import FeedConfig
 from connectors.parsing import FeedParsers
 from pipeline.enrichment.clean import Cleaner
-from tests.conftest import DATA
+from tests.conftest import DATA, children_outliving_a_kill
 from vigie.article import Article
 from vigie.paths import package_data
 
@@ -167,3 +167,19 @@ def test_a_parse_past_its_time_is_stopped_and_the_pool_made_again() -> None:
     assert "slow: parsing took more than 20 s; stopped" in str(first[0])
     assert len(_ids(first[1])) == 2
     assert len(_ids(after[0])) == 2
+
+
+# A connector whose parse child is busy when it is killed.
+PARSE_CHILD = """
+import os, time
+from connectors.parsing import _new_pool
+pool = _new_pool(1)
+print(pool.submit(os.getpid).result(), flush=True)
+pool.submit(time.sleep, 2)
+time.sleep(600)
+"""
+
+
+def test_parse_children_exit_when_the_connector_is_killed() -> None:
+    # One used to live on for good, blocked sending a result nobody would read.
+    assert children_outliving_a_kill(PARSE_CHILD) == []
