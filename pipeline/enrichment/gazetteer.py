@@ -146,21 +146,8 @@ _RU_ADJECTIVE_SOFT = (
     "их",
     "ими",
 )
-_RU_ADJECTIVE_HARD = (
-    "ый",
-    "ого",
-    "ому",
-    "ым",
-    "ом",
-    "ая",
-    "ой",
-    "ую",
-    "ою",
-    "ое",
-    "ые",
-    "ых",
-    "ыми",
-)
+# After other consonants, ы where those have и (новых, but российских).
+_RU_ADJECTIVE_HARD = tuple(e.replace("и", "ы", 1) for e in _RU_ADJECTIVE_SOFT)
 _RU_HUSHING = "кгхжшчщ"
 
 

@@ -368,6 +368,10 @@ class PeopleFinder:
             for lang, roles in self._joined_roles.items()
             if roles
         }
+        # Roles as Urdu and Persian words are compared: folded, without short vowels.
+        self._plain_roles = {
+            lang: frozenset(_plain(r) for r in roles) for lang, roles in self._roles.items()
+        }
         self._han_surnames = han_surnames()
         self._cjk = CjkPeople(self._roles, self.org_heads)
         self._given = given_names()
@@ -675,7 +679,7 @@ class PeopleFinder:
         words up to a postposition, a particle or punctuation, two to four of them,
         none a name the gazetteer knows (وزیر دفاع خرم دستگیر نے کہا)."""
         text = ctx.text
-        roles = {_plain(r) for r in self._roles.get(language, ())}
+        roles = self._plain_roles.get(language, frozenset())
         if not roles:
             return []
         ends = self._name_ends.get(language, frozenset())
