@@ -119,8 +119,11 @@ def test_tokenizers_load_only_for_their_language() -> None:
         ("王小明说他很满意，张伟和刘洋出席了会议。" * 5_000, "zh"),
         ("李华先生、" * 20_000, "zh"),
         ("田中さんと鈴木氏が出席し、山本社長があいさつした。" * 4_000, "ja"),
+        # One name, again and again: how often the text says it is counted once
+        # (counted at each mention, this took 9 s).
+        ("莫婷称，" * 25_000, "zh"),
     ],
-    ids=["zh-sentences", "zh-one-long-list", "ja-sentences"],
+    ids=["zh-sentences", "zh-one-long-list", "ja-sentences", "zh-one-name-repeated"],
 )
 def test_a_long_text_of_names_costs_linear_time(text: str, language: str) -> None:
     finder = CjkPeople({"ja": frozenset({"社長"})}, {})
