@@ -61,7 +61,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, overload
 
 from pipeline.enrichment.lexicons import han_given_characters, han_surnames
 from pipeline.enrichment.spans import KnownSpan, overlapping
@@ -162,6 +162,7 @@ _ZH_PREPOSITION_SURNAMES = frozenset("向于")
 _ZH_NOT_NAME_ENDS = frozenset("委局厅院所处司办社队团组校馆店厂省市县区镇村州港湾站场园阁令")
 # jieba's tags of person names: nr, and nrfg (a full name in its dictionary).
 _ZH_PERSON_TAGS = frozenset({"nr", "nrfg"})
+_ZH_SCAN_TAGS = _ZH_PERSON_TAGS | {"nrt"}
 # Tags of a transliterated name (nrt) and of the parts jieba reads as other proper
 # nouns inside one (沙布南 ns, 道兰 nz).
 _ZH_NAME_PART_TAGS = frozenset({"nr", "nrfg", "nrt", "ns", "nz", "nt", "j", "n", "eng"})
@@ -292,17 +293,39 @@ def _ja_tokens(text: str) -> list[_Token]:
     return tokens
 
 
-def _zh_tokens(text: str) -> list[_Token]:
-    jieba = _jieba()
-    tokens: list[_Token] = []
-    for offset, piece in _cjk_pieces(text):
-        at = offset
-        for word, tag in jieba.tag(piece):
-            # Whether the dictionary has it: only asked of names, the rest do not need it.
-            known = tag not in _ZH_PERSON_TAGS or jieba.has_word(word)
-            tokens.append(_Token(at, at + len(word), word, tag, known))
-            at += len(word)
-    return tokens
+class _ZhTokens(Sequence[_Token]):
+    """jieba's words of a Chinese text, each made a token only when a rule reads
+    it: an article has thousands of words, the rules read the few around a name
+    (a tuple per word was half the time of a Chinese article's names)."""
+
+    def __init__(self, text: str) -> None:
+        jieba = _jieba()
+        self.words: list[str] = []
+        self.tags: list[str] = []
+        self._starts: list[int] = []
+        for offset, piece in _cjk_pieces(text):
+            pairs = jieba.tag(piece)
+            if not pairs:
+                continue
+            words, tags = zip(*pairs, strict=True)
+            self.words.extend(words)
+            self.tags.extend(tags)
+            self._starts.extend(itertools.accumulate(map(len, words[:-1]), initial=offset))
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    @overload
+    def __getitem__(self, i: int) -> _Token: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[_Token]: ...
+    def __getitem__(self, i: int | slice) -> _Token | list[_Token]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        word, tag, start = self.words[i], self.tags[i], self._starts[i]
+        # Whether the dictionary has it: only asked of names, the rest do not need it.
+        known = tag not in _ZH_PERSON_TAGS or _jieba().has_word(word)
+        return _Token(start, start + len(word), word, tag, known)
 
 
 def _joined(tokens: Sequence[_Token]) -> bool:
@@ -349,7 +372,7 @@ class CjkPeople:
         if language == "ja":
             candidates = self._japanese(text, _ja_tokens(text))
         else:
-            candidates = self._chinese(text, _zh_tokens(text), found)
+            candidates = self._chinese(text, _ZhTokens(text), found)
         starts = [s.start for s in known]
         # Who has each character already: people.py's persons (their index), the
         # names here (-2); -1 for none. (A list, not a scan of the persons per
@@ -493,11 +516,25 @@ class CjkPeople:
         return 1 if word[:1] in self._surnames else 0
 
     def _chinese(
-        self, text: str, tokens: list[_Token], found: Sequence[FoundSpan]
+        self, text: str, tokens: _ZhTokens, found: Sequence[FoundSpan]
     ) -> list[tuple[int, int, str, bool]]:
         names: list[tuple[int, int, str, bool]] = []
+        # The words a rule starts from: a name's tag, a middle dot or a word before
+        # one; the others are passed over without being made tokens.
+        words = tokens.words
+        dots = [k for k, word in enumerate(words) if word in _DOTS]
+        starts = sorted(
+            {
+                *(k for k, tag in enumerate(tokens.tags) if tag in _ZH_SCAN_TAGS),
+                *dots,
+                *(k - 1 for k in dots if k),
+            }
+        )
         i = 0
-        while i < len(tokens):
+        for k in starts:
+            if k < i:
+                continue
+            i = k
             t = tokens[i]
             if t.surface in _DOTS or (
                 i + 1 < len(tokens)
@@ -522,7 +559,7 @@ class CjkPeople:
         return names
 
     def _zh_name(
-        self, text: str, tokens: list[_Token], i: int
+        self, text: str, tokens: Sequence[_Token], i: int
     ) -> tuple[int, tuple[int, int, str, bool] | None]:
         """The name at token `i`, tagged as a person's: the index of the token after
         it, and (start, end, name, whether it needs no cue) or None."""
@@ -639,7 +676,9 @@ class CjkPeople:
             return True  # 李华先生
         return self._role_before(text, start, "zh", " \u3000")  # 总统加尼
 
-    def _dotted(self, text: str, tokens: list[_Token], i: int) -> tuple[int, int, str, bool] | None:
+    def _dotted(
+        self, text: str, tokens: Sequence[_Token], i: int
+    ) -> tuple[int, int, str, bool] | None:
         """The dotted name whose first middle dot is token `i` or the next one:
         its first part back to a role or a word that is not a name's, its last
         part to the end of the tokenizer's word (沙布南·道兰 | 拍摄)."""

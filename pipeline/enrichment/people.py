@@ -64,6 +64,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -98,6 +99,9 @@ _SPACE = r"[ \t\u00a0]+"
 # "and" between two names is not part of one (Ortega y Gasset is the exception):
 # a run of capitals is cut there (Chelsea Jones y Eva Sealove: two names).
 _CONJUNCTIONS = frozenset({"y", "e"})
+_NON_SPACE = re.compile(r"\S+")
+# Characters of a line before a name that are read for a byline cue (By, Ein Test von).
+_BYLINE_WINDOW = 160
 _NOUNS_CAPITALISED = frozenset({"de", "lb"})
 # A family name told by its ending has at least this many letters (Petrov).
 _SURNAME_BY_ENDING_MIN = 6
@@ -280,9 +284,15 @@ class _Text:
     things: set[str] = field(default_factory=set)
     counted: Counter[str] | None = None
     starts: list[int] = field(init=False)
+    # The countries' demonyms the gazetteer found (a role may come before one):
+    # few per text, so a word before a run is checked against these, not all spans.
+    demonyms: list[Span] = field(init=False)
 
     def __post_init__(self) -> None:
         self.starts = [span.start for span in self.known]
+        self.demonyms = [
+            span for span in self.known if span.type == "MISC" and span.id.startswith("country:")
+        ]
 
     def overlapping(self, start: int, end: int) -> list[int]:
         """Indexes of the known spans that overlap [start, end)."""
@@ -291,7 +301,7 @@ class _Text:
     def tokens(self) -> Counter[str]:
         # Once per text, and only when a run asks: each word, punctuation cut.
         if self.counted is None:
-            self.counted = Counter(t.strip(_PUNCTUATION) for t in self.text.split())
+            self.counted = Counter(map(str.strip, self.text.split(), repeat(_PUNCTUATION)))
         return self.counted
 
     def word(self, at: tuple[int, int]) -> str:
@@ -324,6 +334,9 @@ class PeopleFinder:
             for b in sorted(self._all_bylines, key=len, reverse=True)
         )
         self._byline_in_line = re.compile(rf"(?:^|[.!?] )(?:{cues})$")
+        # A cue is this many words at most ("*" is one): the line's words before
+        # that many and one more (the sentence's end before an inner cue) decide.
+        self._byline_words = max((len(b.split()) for b in self._all_bylines), default=0) + 1
         # Roles that end a compound noun (Künstleragent, Tennisprofi), longest first.
         self._compound_roles = {
             lang: tuple(
@@ -528,15 +541,12 @@ class PeopleFinder:
         if last not in self._role_tails:
             if self._is_role(last, ctx.roles, language):
                 return True  # US-Rapper Soulja Boy, Künstleragent Peter Wolf
-            if demonym and previous[-1].islower():
+            if demonym and ctx.demonyms and previous[-1].islower():
                 # An adjective after its noun (Romance languages): the gazetteer
                 # found it as a country's demonym.
                 end = text.rfind(previous[-1], line_start, start) + len(previous[-1])
                 begin = end - len(previous[-1])
-                if any(
-                    ctx.known[j].type == "MISC" and ctx.known[j].id.startswith("country:")
-                    for j in ctx.overlapping(begin, end)
-                ):
+                if any(d.start < end and begin < d.end for d in ctx.demonyms):
                     return self._role_before(ctx, begin, demonym=False)
             return False  # the usual case, told from one word
         before = fold(text[max(line_start, start - 40) : start]).rstrip()
@@ -573,8 +583,21 @@ class PeopleFinder:
         sentence of the line is one and the name ends the line (Ein Test von
         Tobias Költzsch (iPhone, Smartphone))."""
         line_start = text.rfind("\n", 0, start) + 1
-        before = " ".join(fold(text[line_start:start]).strip(" (;\t").split())
-        if before in self._all_bylines or before.endswith(self._long_bylines):
+        before = ""
+        if start - line_start > _BYLINE_WINDOW:
+            # A long line: its last words alone (the first one cut off, it may be
+            # part of one), not a fold of all of it at each name, which made a long
+            # one-line text with many names quadratic. With more words than a cue,
+            # they decide as the whole line does: the line is no cue by itself, and
+            # a cue at its end lies within them.
+            words = fold(text[start - _BYLINE_WINDOW : start]).rstrip(" (;\t").split()[1:]
+            if len(words) > self._byline_words:
+                before = " ".join(words)
+        if not before:
+            before = " ".join(fold(text[line_start:start]).strip(" (;\t").split())
+            if before in self._all_bylines:
+                return True
+        if before.endswith(self._long_bylines):
             return True
         cue = self._byline_in_line.search(before)
         if cue is None:
@@ -614,11 +637,11 @@ class PeopleFinder:
                 runs = [[(run.start(), run.end())]]
             else:
                 runs = [[]]
-                for m in re.finditer(r"\S+", group):
+                for m in _NON_SPACE.finditer(text, run.start(), run.end()):
                     if m.group() in _CONJUNCTIONS:
                         runs.append([])  # Chelsea Jones y Eva Sealove
                     else:
-                        runs[-1].append((m.start() + run.start(), m.end() + run.start()))
+                        runs[-1].append(m.span())
             for words in runs:
                 if not words:
                     continue
@@ -660,7 +683,7 @@ class PeopleFinder:
                 end = m.end()
                 if start == dot:
                     continue
-                if any(s.start < end and start < s.end for s in known):
+                if ctx.overlapping(start, end):
                     continue
                 found.append(Person(start, end, text[start:end], False))
             if language == "zh":
@@ -728,6 +751,15 @@ class PeopleFinder:
         if pattern is None:
             return []
         names: list[Person] = []
+        # How often the text says a word, counted once per word (counted at each
+        # name, a long text of names took quadratic time).
+        counts: dict[str, int] = {}
+
+        def count(word: str) -> int:
+            if word not in counts:
+                counts[word] = text.count(word)
+            return counts[word]
+
         for m in pattern.finditer(text):
             start = m.end()
             while start < len(text) and text[start] in " \u3000":
@@ -745,7 +777,7 @@ class PeopleFinder:
             if longest - start < 2:
                 continue
             end = longest
-            if longest - start == 3 and text.count(text[start:longest]) < text.count(
+            if longest - start == 3 and count(text[start:longest]) < count(
                 text[start : longest - 1]
             ):
                 end = longest - 1
@@ -905,11 +937,9 @@ class PeopleFinder:
         start, end = kept[0][0], kept[-1][1]
         if end - start < 3:
             return None
-        inside = [
-            j
-            for j, sp in enumerate(ctx.known)
-            if sp.type == "PER" and sp.start < end and start < sp.end
-        ]
+        # (Through the starts list: a scan of every span per name made a long
+        # text naming a watch-listed person at each line quadratic.)
+        inside = [j for j in ctx.overlapping(start, end) if ctx.known[j].type == "PER"]
         for j in inside:
             sp = ctx.known[j]
             if sp.start <= start and end <= sp.end:

@@ -35,6 +35,24 @@ def test_a_100_kb_run_of_markup_is_enriched_within_the_deadline(
     assert enriched.id == article.id
 
 
+@pytest.mark.parametrize(
+    "sentence",
+    ["Reporting by Jane Smith and Tom Kellner. ", "Olaf Scholz sagte. ", "董事长周子学说，"],
+    ids=["bylines", "watch-listed", "zh-after-role"],
+)
+def test_a_100_kb_line_of_names_costs_linear_time(enricher: Enricher, sentence: str) -> None:
+    # One line, no line break: each name's byline check folded the whole line up
+    # to it (9 s here), and each name was checked against every name the
+    # gazetteer found (a watch-listed one: 4 s); a Chinese name after a role was
+    # counted in the whole text at each mention (4 s).
+    enricher.enrich(make_article("https://x.example/once", body=sentence))  # models loaded
+    article = make_article("https://x.example/line", body=sentence * (100_000 // len(sentence)))
+    started = time.process_time()
+    enriched = enricher.enrich(article)
+    assert enriched.entities or enriched.authors
+    assert time.process_time() - started < BUDGET
+
+
 def test_a_passed_deadline_stops_enrichment(enricher: Enricher) -> None:
     article = make_article("https://x.example/late", body="La Corée du Nord. " * 100)
     with pytest.raises(EnrichmentTimeout, match="deadline"):
