@@ -190,11 +190,10 @@ def _cyrillic(word: str) -> str:
     return word.translate(_CYRILLIC_LOOKALIKES)
 
 
-def _title_case(text: str, at: int) -> bool:
-    """Whether the line around `at` is a headline in title case (Expectations Are
+def _title_case(text: str, start: int) -> bool:
+    """Whether the line from `start` is a headline in title case (Expectations Are
     Low), where a capital says nothing about a name."""
-    start = text.rfind("\n", 0, at) + 1
-    end = text.find("\n", at)
+    end = text.find("\n", start)
     words = [
         w
         for w in text[start : end if end >= 0 else len(text)].split()
@@ -283,6 +282,7 @@ class _Text:
     # Folded names the text shows to be a thing's: Dow Jones, from Dow Jones Industrial.
     things: set[str] = field(default_factory=set)
     counted: Counter[str] | None = None
+    title_case_lines: dict[int, bool] = field(default_factory=dict)  # by line start
     starts: list[int] = field(init=False)
     # The countries' demonyms the gazetteer found (a role may come before one):
     # few per text, so a word before a run is checked against these, not all spans.
@@ -306,6 +306,14 @@ class _Text:
 
     def word(self, at: tuple[int, int]) -> str:
         return self.text[at[0] : at[1]]
+
+    def title_case(self, at: int) -> bool:
+        """Whether the line around `at` is a headline in title case: once per line
+        (a long line with a name at every few words made it quadratic)."""
+        start = self.text.rfind("\n", 0, at) + 1
+        if start not in self.title_case_lines:
+            self.title_case_lines[start] = _title_case(self.text, start)
+        return self.title_case_lines[start]
 
 
 def _folded_list(path: Path, data: Mapping[str, Any], key: str) -> dict[str, frozenset[str]]:
@@ -819,7 +827,7 @@ class PeopleFinder:
                 if tier == 1
                 and self._name_word(fold(ctx.word(words[k + 1])))
                 and not ctx.overlapping(*words[k + 1])
-                and not _title_case(text, words[k][0])
+                and not ctx.title_case(words[k][0])
             ]
         # A first name the gazetteer read as something else (French in French
         # Foreign Minister Jean-Noël Barrot) gives way to a later one.
@@ -863,7 +871,7 @@ class PeopleFinder:
                 words = words[1:]  # a sentence's first word: Según | Quorvan Blettix
             if language in _NOUNS_CAPITALISED or not 2 <= len(words) <= 3:
                 return None
-            by_surname = self._before_surname(ctx, words) and not _title_case(text, words[0][0])
+            by_surname = self._before_surname(ctx, words) and not ctx.title_case(words[0][0])
             recurring = by_surname or self._surname_recurs(ctx, words)
             if not recurring:
                 # Unknown words a role follows (Getachew Reda, a spokesperson).
@@ -985,7 +993,7 @@ class PeopleFinder:
                 after = self._link(text[end : mentions[j][0]]) if j < len(mentions) else ""
                 if (
                     ("and" in (before, after) or (before and after))
-                    and not _title_case(text, start)
+                    and not ctx.title_case(start)
                     and not self._after_determiner(ctx, start)
                 ):
                     added.append(Person(start, end, text[start:end], False))

@@ -37,14 +37,21 @@ def test_a_100_kb_run_of_markup_is_enriched_within_the_deadline(
 
 @pytest.mark.parametrize(
     "sentence",
-    ["Reporting by Jane Smith and Tom Kellner. ", "Olaf Scholz sagte. ", "董事长周子学说，"],
-    ids=["bylines", "watch-listed", "zh-after-role"],
+    [
+        "Reporting by Jane Smith and Tom Kellner. ",
+        "Olaf Scholz sagte. ",
+        "董事长周子学说，",
+        "Zorvak Petrenko said. ",
+        "Angela Merkel and Zorvak Quillon, ",
+    ],
+    ids=["bylines", "watch-listed", "zh-after-role", "surname-ending", "listed"],
 )
 def test_a_100_kb_line_of_names_costs_linear_time(enricher: Enricher, sentence: str) -> None:
-    # One line, no line break: each name's byline check folded the whole line up
-    # to it (9 s here), and each name was checked against every name the
-    # gazetteer found (a watch-listed one: 4 s); a Chinese name after a role was
-    # counted in the whole text at each mention (4 s).
+    # One line, no line break. Each of these read the whole line, or the whole
+    # text, at each name: the byline check (9 s here), the check against every
+    # name the gazetteer found (a watch-listed one: 4 s), the count of a Chinese
+    # name after a role (4 s), the title-case headline check of unknown names
+    # (17 s; 11 s listed with a known person).
     enricher.enrich(make_article("https://x.example/once", body=sentence))  # models loaded
     article = make_article("https://x.example/line", body=sentence * (100_000 // len(sentence)))
     started = time.process_time()
