@@ -287,12 +287,14 @@ class _Text:
     # The countries' demonyms the gazetteer found (a role may come before one):
     # few per text, so a word before a run is checked against these, not all spans.
     demonyms: list[Span] = field(init=False)
+    demonym_starts: list[int] = field(init=False)
 
     def __post_init__(self) -> None:
         self.starts = [span.start for span in self.known]
         self.demonyms = [
             span for span in self.known if span.type == "MISC" and span.id.startswith("country:")
         ]
+        self.demonym_starts = [span.start for span in self.demonyms]
 
     def overlapping(self, start: int, end: int) -> list[int]:
         """Indexes of the known spans that overlap [start, end)."""
@@ -502,8 +504,11 @@ class PeopleFinder:
         surname = ctx.word(words[-1])
         if len(surname) < 3:
             return False
+        alone = ctx.tokens()[surname]
+        if alone < 2:
+            return False  # the run itself is in the text: no count of it can be below 1
         text = ctx.text
-        return ctx.tokens()[surname] > text.count(text[words[0][0] : words[-1][1]])
+        return alone > text.count(text[words[0][0] : words[-1][1]])
 
     def _before_surname(self, ctx: _Text, words: list[tuple[int, int]]) -> bool:
         """Whether the run is unknown words (no common word, no thing's name, no
@@ -554,7 +559,7 @@ class PeopleFinder:
                 # found it as a country's demonym.
                 end = text.rfind(previous[-1], line_start, start) + len(previous[-1])
                 begin = end - len(previous[-1])
-                if any(d.start < end and begin < d.end for d in ctx.demonyms):
+                if overlapping(ctx.demonyms, ctx.demonym_starts, begin, end):
                     return self._role_before(ctx, begin, demonym=False)
             return False  # the usual case, told from one word
         before = fold(text[max(line_start, start - 40) : start]).rstrip()
