@@ -109,14 +109,13 @@ class EnrichStage:
             return
         try:
             # The tables stay on the event loop's thread.
-            result = self._duplicates.link(outcome.article, outcome.signature)
+            result = self._duplicates.link(outcome.linked, outcome.signature)
             story = self._stories.assign(result, outcome.features)
-            result = result.model_copy(update={"story_id": story.story})
         except Exception as exc:  # one bad article must not stop the stream
             log.exception("enrich_failed", article_id=article.id)
             await self._dead_letters.send(event, "enrich", f"enrichment failed: {exc!r}")
             return
-        value = result.model_dump_json().encode()
+        value = outcome.message(result.duplicate_of, story.story)
         if len(value) > self._max_bytes:
             # Kafka would refuse it, and the agent would crash with its offset
             # committed: the article would vanish without a trace.

@@ -21,6 +21,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Protocol
 
+from pydantic_core import to_json
+
 from pipeline.enrichment.duplicates import packed_signature
 from pipeline.enrichment.enrich import Enricher, EnrichmentTimeout
 from pipeline.signals.stories import Features, features
@@ -41,14 +43,68 @@ class EnrichmentFailed(RuntimeError):
     article, not a reason to stop the others."""
 
 
+# The article's last fields: the event loop sets the first two (linking it to
+# its first copy, giving it its story) and passes the last on; its message on
+# news.enriched is made where it was enriched but for these (`Enriched.message`).
+_SET_ON_THE_LOOP = ("duplicate_of", "story_id", "notes")
+if tuple(Article.model_fields)[-len(_SET_ON_THE_LOOP) :] != _SET_ON_THE_LOOP:
+    raise RuntimeError(f"Enriched.message needs Article's last fields to be {_SET_ON_THE_LOOP}")
+_LEFT_OUT = set(_SET_ON_THE_LOOP)
+_SET_ASIDE = {name: () for name in ("entities", "tags", "languages", "media")}
+
+
 @dataclass(frozen=True)
 class Enriched:
-    """An enriched article, and what the near-duplicate and story indexes match
-    it on: worked out where it was enriched, so the event loop only looks up."""
+    """An enriched article as the event loop takes it from where it was enriched:
+    its news.enriched message all but made, what the near-duplicate and story
+    indexes read of it, and what they match it on, worked out there so the loop
+    only looks up. (Decoding the whole article back from a child process, its
+    entities and tags some thirty models, then encoding it again for Kafka, took
+    the loop more time than its linking and story matching together.)"""
 
-    article: Article
+    # The article's JSON, as `Article.model_dump_json` writes it, without the
+    # fields of _SET_ON_THE_LOOP.
+    head: bytes
+    # The article without entities, tags, languages and media: what
+    # DuplicateIndex.link and StoryIndex.assign read of it, given its signature
+    # and features.
+    linked: Article
     signature: bytes  # duplicates.packed_signature
     features: Features  # stories.features
+
+    @classmethod
+    def of(cls, article: Article) -> Enriched:
+        return cls(
+            article.model_dump_json(exclude=_LEFT_OUT).encode(),
+            article.model_copy(update=_SET_ASIDE),
+            packed_signature(article),
+            features(article),
+        )
+
+    def message(self, duplicate_of: str | None, story_id: str | None) -> bytes:
+        """The article's news.enriched message with these two fields: the bytes
+        `model_dump_json` writes for it (its last fields appended as pydantic
+        writes them, tests/unit/test_enrichpool.py checks it)."""
+        return b"".join(
+            (
+                self.head[:-1],  # its closing brace
+                b',"duplicate_of":',
+                to_json(duplicate_of),
+                b',"story_id":',
+                to_json(story_id),
+                b',"notes":',
+                to_json(self.linked.notes),
+                b"}",
+            )
+        )
+
+    @property
+    def article(self) -> Article:
+        """The whole enriched article, decoded (for tests and tools: the worker
+        sends `message`)."""
+        return Article.model_validate_json(
+            self.message(self.linked.duplicate_of, self.linked.story_id)
+        )
 
 
 # Per article of a batch: its result, or why it has none.
@@ -57,8 +113,7 @@ Outcome = Enriched | EnrichmentTimeout | EnrichmentFailed | EnrichmentCrashed
 
 def enrich(enricher: Enricher, article: Article, seconds: float) -> Enriched:
     """`seconds`: its deadline, counted from now (not from when it was queued)."""
-    result = enricher.enrich(article, time.monotonic() + seconds)
-    return Enriched(result, packed_signature(result), features(result))
+    return Enriched.of(enricher.enrich(article, time.monotonic() + seconds))
 
 
 def enrich_each(enricher: Enricher, articles: list[Article], seconds: float) -> list[Outcome]:

@@ -7,8 +7,11 @@ import asyncio
 import multiprocessing
 import os
 import signal
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
+
+import pytest
 
 from pipeline.enrichment.enrich import Enricher, EnrichmentTimeout
 from pipeline.stream.enrichpool import Enriched, Outcome, ProcessEnrichment, ThreadEnrichment
@@ -45,6 +48,36 @@ def test_a_child_process_enriches_as_the_thread_does(enricher: Enricher) -> None
     assert {t.id for t in first.article.tags} >= {"country:KP", "country:RU"}
     assert len(first.signature) == 128  # long enough for a near-duplicate signature
     assert first.features[0]  # entity ids for stories
+
+
+ODD = 'quote " backslash \\ newline \n nul \x00 line sep \u2028 é 東京 😀'
+
+
+@pytest.mark.parametrize("duplicate_of", [None, "b2c3", ODD])
+@pytest.mark.parametrize("story_id", [None, "s1", ODD])
+def test_the_message_is_the_bytes_model_dump_json_writes(
+    enricher: Enricher, duplicate_of: str | None, story_id: str | None
+) -> None:
+    """The worker sends `Enriched.message`, made of the article's JSON without
+    its last fields and those fields appended: byte for byte what
+    `model_dump_json` writes for the linked article with its story."""
+    articles = [
+        enricher.enrich(make_article(f"https://x.example/{n}", f"Sommet {n}", TEXT * n))
+        for n in range(3)
+    ]
+    articles += [
+        articles[1].model_copy(update={"notes": (ODD, "a second note"), "duplicate_of": ODD}),
+        make_article(
+            "https://x.example/raw", ODD, ODD, published_at=datetime(2025, 1, 1, tzinfo=UTC)
+        ),
+    ]
+    for article in articles:
+        expected = article.model_copy(update={"duplicate_of": duplicate_of, "story_id": story_id})
+        enriched = Enriched.of(article)
+        assert enriched.message(duplicate_of, story_id) == expected.model_dump_json().encode()
+        assert enriched.article == article
+        assert enriched.linked.id == article.id
+        assert enriched.linked.content_hash == article.content_hash
 
 
 class _Picky:

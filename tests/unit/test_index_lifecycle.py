@@ -5,6 +5,7 @@ engine. The real engine does the same in tests/integration/test_index_lifecycle.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -81,7 +82,10 @@ def test_older_copies_in_other_indices_are_deleted_after_the_write() -> None:
         ("c", NEW, True),
     ]
     (_, write), (_, look), (_, delete) = client.calls
-    assert write["body"][0] == {"index": {"_index": ALIAS, "_id": "a"}}
+    # One ndjson body, made by SearchEngine: an action and its document a line each.
+    assert [json.loads(line) for line in write["body"].splitlines()] == [
+        op for i in "abc" for op in ({"index": {"_index": ALIAS, "_id": i}}, {"title": i})
+    ]
     assert look["index"] == ALIAS
     assert look["body"]["query"] == {"ids": {"values": ["a", "b", "c"]}}
     assert look["body"]["_source"] is False
@@ -259,3 +263,12 @@ def test_an_answer_without_the_index_deletes_nothing() -> None:
     client.bulk_answers = [{"items": [{"index": {"_id": "a", "status": 200}}]}]
     engine.bulk_index(ALIAS, [("a", {})])
     assert [name for name, _ in client.calls] == ["bulk"]
+
+
+def test_a_document_pydantic_cannot_write_goes_to_the_client_as_before() -> None:
+    engine, client = _engine()
+    client.bulk_answers = [_written(NEW, "a")]
+    client.search_answers = [_hits((NEW, "a"))]
+    engine.bulk_index(ALIAS, [("a", {"title": "\ud800"})])  # a lone surrogate
+    (_, write), _ = client.calls
+    assert write["body"] == [{"index": {"_index": ALIAS, "_id": "a"}}, {"title": "\ud800"}]
