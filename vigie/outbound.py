@@ -17,10 +17,8 @@ memory.
 
 from __future__ import annotations
 
-import importlib.util
 import ipaddress
 import socket
-import sys
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -31,14 +29,6 @@ import anyio
 import brotli
 import httpcore
 import httpx
-
-# httpcore asks which async library runs it by importing sniffio, several times a
-# request. sniffio is not installed (nothing else needs it), and an import that
-# failed is looked for on disk again each time: 3.5 % of a loaded worker's time
-# went to that search. None in sys.modules is the language's own "no such
-# module": the import then fails at once, and httpcore assumes asyncio, as it did.
-if importlib.util.find_spec("sniffio") is None:
-    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address

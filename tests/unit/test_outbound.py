@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import importlib
 import ipaddress
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -191,12 +189,3 @@ def test_masked_urls_keep_only_scheme_host_and_port() -> None:
     assert masked("https://user:pass@example.com:8443/hook?token=x") == "https://example.com:8443/…"
     assert masked("http://[::1]:9000/") == "http://[::1]:9000"
     assert masked("https://example.com") == "https://example.com"
-
-
-def test_a_missing_sniffio_is_not_looked_for_on_disk_at_every_request() -> None:
-    """httpcore imports sniffio several times a request: installed, it is found in
-    sys.modules; missing, None there makes the import fail without a search."""
-    assert "sniffio" in sys.modules
-    if sys.modules["sniffio"] is None:
-        with pytest.raises(ImportError):
-            importlib.import_module("sniffio")
