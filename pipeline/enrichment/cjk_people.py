@@ -64,6 +64,7 @@ from functools import cache
 from typing import Any, NamedTuple, Protocol, overload
 
 from pipeline.enrichment.lexicons import han_given_characters, han_surnames
+from pipeline.enrichment.memo import TextCounts
 from pipeline.enrichment.spans import KnownSpan, overlapping
 from pipeline.enrichment.textfold import fold
 
@@ -352,9 +353,8 @@ class CjkPeople:
         self._surnames = han_surnames()
         self._given_characters = han_given_characters()
         self._char_tags: dict[str, str] = {}
-        # How often the text being read says a word: each counted once per text
-        # (counted at each mention, a text repeating one name costs quadratic time).
-        self._counts: dict[str, int] = {}
+        # How often the text being read says a word.
+        self._count = TextCounts("")
 
     def find(
         self,
@@ -368,7 +368,7 @@ class CjkPeople:
         result = Found()
         if language not in ("ja", "zh") or not _CJK_LINE.search(text):
             return result
-        self._counts.clear()
+        self._count = TextCounts(text)
         if language == "ja":
             candidates = self._japanese(text, _ja_tokens(text))
         else:
@@ -612,7 +612,7 @@ class CjkPeople:
                 word[0] in _ZH_PREPOSITIONS
                 or (
                     word[0] in _ZH_PREPOSITION_SURNAMES
-                    and self._count(text, word[1:]) > self._count(text, word)
+                    and self._count(word[1:]) > self._count(word)
                 )
             )
         ):
@@ -629,12 +629,6 @@ class CjkPeople:
         end = start + len(word)
         return j, (start, end, word, unknown and self._zh_sure(text, word, family, end))
 
-    def _count(self, text: str, word: str) -> int:
-        count = self._counts.get(word)
-        if count is None:
-            count = self._counts[word] = text.count(word)
-        return count
-
     def _char_tag(self, char: str) -> str:
         """jieba's tag of one character as a word of its own (说: v)."""
         tag = self._char_tags.get(char)
@@ -646,7 +640,7 @@ class CjkPeople:
         """Whether the last character of a three-character name is the word after
         it: the text says the name without it more often (莫婷 ... 莫婷称), or it is
         no given name's character and a verb, adverb or particle of its own (说)."""
-        if self._count(text, word[:-1]) > self._count(text, word):
+        if self._count(word[:-1]) > self._count(word):
             return True
         return word[-1] not in self._given_characters and self._char_tag(word[-1])[:1] in "vpdcur"
 

@@ -51,3 +51,18 @@ class Memo(Generic[K, V]):
     def _rotate(self) -> None:
         if len(self._current) >= self._size:
             self._previous, self._current = self._current, {}
+
+
+class TextCounts:
+    """How often one text says each word asked, each counted once: counted at each
+    mention, a long text repeating names cost the name rules quadratic time."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._counts: dict[str, int] = {}
+
+    def __call__(self, word: str) -> int:
+        count = self._counts.get(word)
+        if count is None:
+            count = self._counts[word] = self._text.count(word)
+        return count

@@ -79,6 +79,7 @@ from pipeline.enrichment.lexicons import (
     language_words,
     surnames,
 )
+from pipeline.enrichment.memo import TextCounts
 from pipeline.enrichment.spans import overlapping
 from pipeline.enrichment.textfold import fold
 
@@ -288,8 +289,10 @@ class _Text:
     # few per text, so a word before a run is checked against these, not all spans.
     demonyms: list[Span] = field(init=False)
     demonym_starts: list[int] = field(init=False)
+    count: TextCounts = field(init=False)  # how often the text says a word
 
     def __post_init__(self) -> None:
+        self.count = TextCounts(self.text)
         self.starts = [span.start for span in self.known]
         self.demonyms = [
             span for span in self.known if span.type == "MISC" and span.id.startswith("country:")
@@ -508,7 +511,7 @@ class PeopleFinder:
         if alone < 2:
             return False  # the run itself is in the text: no count of it can be below 1
         text = ctx.text
-        return alone > text.count(text[words[0][0] : words[-1][1]])
+        return alone > ctx.count(text[words[0][0] : words[-1][1]])
 
     def _before_surname(self, ctx: _Text, words: list[tuple[int, int]]) -> bool:
         """Whether the run is unknown words (no common word, no thing's name, no
@@ -764,15 +767,6 @@ class PeopleFinder:
         if pattern is None:
             return []
         names: list[Person] = []
-        # How often the text says a word, counted once per word (counted at each
-        # name, a long text of names took quadratic time).
-        counts: dict[str, int] = {}
-
-        def count(word: str) -> int:
-            if word not in counts:
-                counts[word] = text.count(word)
-            return counts[word]
-
         for m in pattern.finditer(text):
             start = m.end()
             while start < len(text) and text[start] in " \u3000":
@@ -790,7 +784,7 @@ class PeopleFinder:
             if longest - start < 2:
                 continue
             end = longest
-            if longest - start == 3 and count(text[start:longest]) < count(
+            if longest - start == 3 and ctx.count(text[start:longest]) < ctx.count(
                 text[start : longest - 1]
             ):
                 end = longest - 1
